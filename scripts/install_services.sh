@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# Install the local services streamproc's tests and users need:
+#   * redis-server  - from Debian's packages (apt-get), if not already on PATH
+#   * Apache Kafka  - the broker jars (kafka_2.13 and its runtime dependencies)
+#                     fetched from Maven Central with `mvn`, into
+#                     $STREAMPROC_SERVICES_HOME/kafka-<VERSION>/libs/
+#
+# Idempotent and fast on reruns: redis is skipped when `redis-server` is on
+# PATH, Kafka when its marker file (kafka-<VERSION>/.installed) exists.
+# Needs only Java and Maven (plus apt-get for redis) on a fresh machine.
+#
+# Environment:
+#   STREAMPROC_SERVICES_HOME  default: $HOME/.cache/streamproc/services
+#   STREAMPROC_KAFKA_VERSION  default: 3.9.1
+#
+# Progress goes to stderr; stdout stays quiet so callers can capture it.
+set -euo pipefail
+
+SERVICES_HOME="${STREAMPROC_SERVICES_HOME:-$HOME/.cache/streamproc/services}"
+KAFKA_VERSION="${STREAMPROC_KAFKA_VERSION:-3.9.1}"
+KAFKA_HOME="$SERVICES_HOME/kafka-$KAFKA_VERSION"
+KAFKA_MARKER="$KAFKA_HOME/.installed"
+# Logging for the broker: Kafka 3.x logs through slf4j -> log4j 1.x API, which
+# Apache ships as reload4j. (Kafka 4.x moved to log4j2; see README-services.md.)
+SLF4J_VERSION="${STREAMPROC_SLF4J_VERSION:-1.7.36}"
+RELOAD4J_VERSION="${STREAMPROC_RELOAD4J_VERSION:-1.2.25}"
+
+log() { printf '[install_services] %s\n' "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# --------------------------------------------------------------------- redis
+redis_version() { redis-server --version | sed -n 's/.* v=\([^ ]*\).*/\1/p'; }
+
+install_redis() {
+    if command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1; then
+        log "redis-server already installed: $(command -v redis-server) ($(redis_version))"
+        return 0
+    fi
+    command -v apt-get >/dev/null 2>&1 || die "redis-server is not on PATH and apt-get is not available; install redis-server yourself"
+    local sudo=""
+    if [ "$(id -u)" -ne 0 ]; then
+        command -v sudo >/dev/null 2>&1 || die "need root (or sudo) to apt-get install redis-server"
+        sudo="sudo"
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+
+    # Keep the package's init script from starting a system-wide redis on
+    # 6379 (it would collide with ours): a temporary policy-rc.d that denies
+    # service starts, only if the machine does not already have one.
+    local made_policy=0
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        $sudo sh -c 'printf "#!/bin/sh\nexit 101\n" > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d'
+        made_policy=1
+    fi
+
+    local ok=0
+    # apt-get update only when needed: try with the current package lists
+    # first, refresh them and retry if the package cannot be found/fetched.
+    if [ -n "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v -e '^lock$' -e '^partial$' || true)" ]; then
+        log "installing redis-server with apt-get (current package lists)"
+        if $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends redis-server >&2; then
+            ok=1
+        fi
+    fi
+    if [ "$ok" -eq 0 ]; then
+        log "running apt-get update"
+        $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q >&2
+        log "installing redis-server with apt-get"
+        if $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends redis-server >&2; then
+            ok=1
+        fi
+    fi
+    if [ "$made_policy" -eq 1 ]; then
+        $sudo rm -f /usr/sbin/policy-rc.d
+    fi
+    [ "$ok" -eq 1 ] || die "apt-get install redis-server failed"
+    command -v redis-server >/dev/null 2>&1 || die "redis-server still not on PATH after installing"
+    log "installed redis-server $(redis_version)"
+}
+
+# --------------------------------------------------------------------- kafka
+install_kafka() {
+    if [ -f "$KAFKA_MARKER" ] && [ -d "$KAFKA_HOME/libs" ]; then
+        log "Kafka $KAFKA_VERSION already installed in $KAFKA_HOME ($(ls "$KAFKA_HOME/libs" | wc -l) jars)"
+        return 0
+    fi
+    command -v java >/dev/null 2>&1 || die "java not found on PATH (Kafka needs Java 11+)"
+    command -v mvn >/dev/null 2>&1 || die "mvn not found on PATH (used to fetch Kafka from Maven Central)"
+
+    log "fetching Kafka $KAFKA_VERSION (org.apache.kafka:kafka_2.13) and its runtime dependencies from Maven Central"
+    mkdir -p "$SERVICES_HOME"
+    local work
+    work="$(mktemp -d "$SERVICES_HOME/.kafka-install.XXXXXX")"
+    # shellcheck disable=SC2064
+    trap "rm -rf '$work'" EXIT
+
+    cat >"$work/pom.xml" <<EOF
+<?xml version="1.0" encoding="UTF-8"?>
+<project xmlns="http://maven.apache.org/POM/4.0.0"
+         xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
+         xsi:schemaLocation="http://maven.apache.org/POM/4.0.0 http://maven.apache.org/xsd/maven-4.0.0.xsd">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>local.streamproc</groupId>
+  <artifactId>kafka-broker-libs</artifactId>
+  <version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <!-- the broker (kafka.Kafka) and the KRaft storage tool (kafka.tools.StorageTool) -->
+    <dependency>
+      <groupId>org.apache.kafka</groupId>
+      <artifactId>kafka_2.13</artifactId>
+      <version>${KAFKA_VERSION}</version>
+    </dependency>
+    <!-- logging backend so the broker writes its log to a file -->
+    <dependency>
+      <groupId>org.slf4j</groupId>
+      <artifactId>slf4j-reload4j</artifactId>
+      <version>${SLF4J_VERSION}</version>
+    </dependency>
+    <dependency>
+      <groupId>ch.qos.reload4j</groupId>
+      <artifactId>reload4j</artifactId>
+      <version>${RELOAD4J_VERSION}</version>
+    </dependency>
+  </dependencies>
+</project>
+EOF
+
+    local mvn_log="$work/mvn.log"
+    if ! (cd "$work" && mvn -B -q \
+            org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy-dependencies \
+            -DincludeScope=runtime \
+            -DoutputDirectory="$work/libs" >"$mvn_log" 2>&1); then
+        tail -n 40 "$mvn_log" >&2 || true
+        die "mvn could not fetch Kafka $KAFKA_VERSION (does that version exist on Maven Central?)"
+    fi
+    [ -f "$work/libs/kafka_2.13-$KAFKA_VERSION.jar" ] || die "kafka_2.13-$KAFKA_VERSION.jar missing after mvn run"
+
+    # Sanity check: the classes we launch must be on the classpath.
+    local tool_out
+    if ! tool_out="$(java -cp "$work/libs/*" kafka.tools.StorageTool random-uuid 2>&1)"; then
+        printf '%s\n' "$tool_out" >&2
+        die "downloaded Kafka jars do not run (kafka.tools.StorageTool random-uuid failed)"
+    fi
+
+    mkdir -p "$KAFKA_HOME"
+    rm -rf "$KAFKA_HOME/libs"
+    mv "$work/libs" "$KAFKA_HOME/libs"
+    printf 'kafka_version=%s\ninstalled_at=%s\njars=%s\n' \
+        "$KAFKA_VERSION" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(ls "$KAFKA_HOME/libs" | wc -l)" >"$KAFKA_MARKER"
+    rm -rf "$work"
+    trap - EXIT
+    log "installed Kafka $KAFKA_VERSION: $(ls "$KAFKA_HOME/libs" | wc -l) jars in $KAFKA_HOME/libs"
+}
+
+install_redis
+install_kafka
+log "done (services home: $SERVICES_HOME)"

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Set up (cached), start the real Kafka and Redis, then lint, type-check and run the
+# whole test suite against them. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+bash scripts/setup.sh
+export PATH="$(pwd)/.venv/bin:$PATH"
+
+echo "== ruff"; ruff check streamproc trainers tests benchmarks; ruff format --check streamproc trainers tests benchmarks
+echo "== mypy"; mypy
+
+eval "$(bash scripts/services.sh start)"
+trap 'bash scripts/services.sh stop >/dev/null 2>&1 || true' EXIT
+export STREAMPROC_KAFKA_BOOTSTRAP STREAMPROC_REDIS_URL
+echo "== pytest (Kafka $STREAMPROC_KAFKA_BOOTSTRAP, Redis $STREAMPROC_REDIS_URL)"
+python -m pytest -ra "$@"

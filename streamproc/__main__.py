@@ -1,0 +1,3 @@
+from streamproc.cli.app import main
+
+main()

@@ -1,0 +1,1 @@
+"""The thin typer front end over the Python API."""

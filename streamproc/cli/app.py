@@ -1,0 +1,31 @@
+"""The `streamproc` command."""
+
+from __future__ import annotations
+
+import typer
+
+from streamproc.cli import bench, config_cmd
+from streamproc.cli.evaluate import evaluate
+from streamproc.cli.train import train
+from streamproc.model.registry import MODELS
+
+app = typer.Typer(
+    help="streamproc: multi-camera video anomaly detection.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.command("train")(train)
+app.command("eval")(evaluate)
+app.add_typer(config_cmd.app, name="config")
+app.add_typer(bench.app, name="bench")
+
+
+@app.command("models")
+def models() -> None:
+    """List the models that `--model` accepts."""
+    for name, entry in MODELS.items():
+        typer.echo(f"{name:14s} {entry.summary}")
+
+
+def main() -> None:
+    app()

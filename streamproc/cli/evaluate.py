@@ -1,0 +1,65 @@
+"""`streamproc eval`: score a labelled dataset with an artifact and report metrics."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from streamproc.cli.common import console, friendly_errors
+from streamproc.errors import DataError
+from streamproc.evaluation.figures import draw_plots
+from streamproc.evaluation.protocols import PROTOCOLS, Protocol
+from streamproc.evaluation.runner import report_for, score_dataset
+from streamproc.model.artifact import load_artifact
+from streamproc.model.device import pick_device
+
+
+@friendly_errors
+def evaluate(
+    data: Path = typer.Option(..., "--data", help="Dataset root with test/ and test_labels.json."),
+    artifact: Path = typer.Option(
+        ..., "--artifact", help="Artifact directory from `streamproc train`."
+    ),
+    protocol: str = typer.Option("streaming", "--protocol", help="streaming or offline."),
+    report: Path = typer.Option(..., "--report", help="JSON report to write."),
+    plots: Path | None = typer.Option(
+        None, "--plots", help="Folder for ROC, timelines, heatmaps, video."
+    ),
+    video_clip: str | None = typer.Option(
+        None, "--video-clip", help="Clip for the side-by-side video."
+    ),
+) -> None:
+    """Evaluate an artifact on DIR/test under one protocol."""
+    if protocol not in PROTOCOLS:
+        raise DataError(f"--protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
+    proto: Protocol = "streaming" if protocol == "streaming" else "offline"
+    art = load_artifact(artifact)
+    cfg = art.config
+    with console.status("scoring test clips") as status:
+        scored = score_dataset(
+            art,
+            data,
+            cfg.evaluation.batch_size,
+            str(pick_device(cfg.training.device)),
+            on_clip=lambda n: status.update(f"scored clip {n}"),
+        )
+    if video_clip is not None and video_clip not in scored.labels:
+        raise DataError(
+            f"--video-clip {video_clip!r} is not a test clip; clips: {sorted(scored.labels)}"
+        )
+    meta = {"model": cfg.model.name, "version": art.version, "data": str(data)}
+    rep, result = report_for(scored, proto, art.threshold, cfg, meta)
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.write_text(json.dumps(rep, indent=2))
+    console.print(
+        f"{proto}: micro AUC [bold]{rep['micro_auc']:.4f}[/], macro AUC {rep['macro_auc']:.4f}, "
+        f"EER {rep['eer']:.4f}, F1 {rep['f1']:.4f} over {rep['frames']} frames "
+        f"({rep['windows_per_s']:.1f} windows/s) -> {report}"
+    )
+    if plots is not None:
+        with console.status("drawing plots"):
+            paths = draw_plots(art, scored, result, plots, cfg.evaluation.heatmaps, video_clip)
+        for p in paths:
+            console.print(f"  plot: {p}")

@@ -1,0 +1,43 @@
+"""How a window's reconstruction becomes per-frame anomaly scores and a threshold."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from streamproc.config.base import StrictModel
+
+
+class ScoringConfig(StrictModel):
+    method: Literal["patch-max", "mean", "regularity", "latent-knn"] = Field(
+        "patch-max",
+        description=(
+            "Per-frame score: 'patch-max' = max over patches of the calibrated error map "
+            "(a small anomaly is not averaged away); 'mean' = mean squared error; "
+            "'regularity' = 1 - seed 002's regularity s(t) (min-max by calibration); "
+            "'latent-knn' = distance of the window's latent code to its k nearest normal codes."
+        ),
+    )
+    patch: int = Field(12, ge=1, le=256, description="Side of the square pooling patch, pixels.")
+    normalize_pixels: bool = Field(
+        True,
+        description=(
+            "Divide each pixel's error by its mean over held-out normal windows (calibration)."
+        ),
+    )
+    knn_k: int = Field(5, ge=1, le=100, description="Neighbours for latent-knn.")
+    knn_bank: int = Field(4096, ge=16, description="Max normal latent codes kept for latent-knn.")
+    threshold_k: float = Field(
+        3.0,
+        ge=0,
+        description="Threshold = mean + k * std of held-out normal frame scores (seed 003).",
+    )
+    threshold_quantile: float | None = Field(
+        None,
+        gt=0,
+        lt=1,
+        description=(
+            "If set, threshold = this quantile of held-out normal scores instead of mean + k std."
+        ),
+    )

@@ -1,0 +1,89 @@
+"""Models by name. An unknown name fails with the list of valid ones."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from streamproc.config.data import DataConfig
+from streamproc.config.model import ModelConfig
+from streamproc.errors import ConfigError
+from streamproc.model.attention_ae import AttentionAE, AttentionAEConfig
+from streamproc.model.base import AnomalyModel
+from streamproc.model.conv3d_ae import Conv3dAE, Conv3dAEConfig
+from streamproc.model.convlstm_ae import ConvLSTMAE, ConvLSTMAEConfig
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    build: Callable[[ModelConfig, DataConfig], AnomalyModel]
+    summary: str
+    # Dotted config overrides that reproduce the seed's own setting; used when the
+    # user gives no config file (e.g. conv3d-ae's 10 x 64 x 64 windows).
+    recommended: dict[str, Any] = field(default_factory=dict)
+
+
+def _attention(m: ModelConfig, d: DataConfig) -> AnomalyModel:
+    p = d.preprocess
+    return AttentionAE(
+        AttentionAEConfig(
+            channels=p.channels,
+            frames=d.window.length,
+            height=p.height,
+            width=p.width,
+            base=m.base_channels,
+            latent=m.latent_channels,
+            heads=m.attention_heads,
+            dropout=m.dropout,
+            multiscale=m.multiscale_temporal,
+            variational=m.variational,
+        )
+    )
+
+
+def _conv3d(m: ModelConfig, d: DataConfig) -> AnomalyModel:
+    return Conv3dAE(Conv3dAEConfig(channels=d.preprocess.channels, base=2 * m.base_channels))
+
+
+def _convlstm(m: ModelConfig, d: DataConfig) -> AnomalyModel:
+    return ConvLSTMAE(
+        ConvLSTMAEConfig(
+            channels=d.preprocess.channels, base=m.base_channels, hidden=m.latent_channels
+        )
+    )
+
+
+MODELS: dict[str, ModelEntry] = {
+    "attention-ae": ModelEntry(
+        _attention, "conv encoder + space/time self-attention + decoder (seeds 000, 004)"
+    ),
+    "conv3d-ae": ModelEntry(
+        _conv3d,
+        "Conv3d 64/128, stride (1,2,2), mirrored transposed convs (seed 003)",
+        {
+            "data.preprocess.height": 64,
+            "data.preprocess.width": 64,
+            "data.window.length": 10,
+            "data.window.stride": 5,
+        },
+    ),
+    "convlstm-ae": ModelEntry(
+        _convlstm,
+        "conv encoder, ConvLSTM temporal encoder/decoder, deconv decoder (seed 002)",
+        {"data.window.length": 10, "data.window.stride": 5},
+    ),
+}
+
+
+def get_entry(name: str) -> ModelEntry:
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise ConfigError(
+            f"unknown model {name!r}; valid models: {', '.join(sorted(MODELS))}"
+        ) from None
+
+
+def build_model(model: ModelConfig, data: DataConfig) -> AnomalyModel:
+    return get_entry(model.name).build(model, data)

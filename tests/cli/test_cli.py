@@ -1,0 +1,78 @@
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from streamproc.cli.app import app
+
+runner = CliRunner()
+TINY_YAML = """
+data:
+  preprocess: {height: 32, width: 48}
+  window: {length: 4, stride: 2}
+model: {base_channels: 8, latent_channels: 4, attention_heads: 2}
+training: {epochs: 1, batch_size: 8, threads: 2}
+scoring: {patch: 8}
+evaluation: {heatmaps: 1}
+"""
+
+
+@pytest.fixture(scope="module")
+def cli_artifact(synthetic_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("cli")
+    (d / "tiny.yaml").write_text(TINY_YAML)
+    out = d / "art"
+    res = runner.invoke(app, ["train", "--data", str(synthetic_dataset), "--model", "attention-ae",
+                              "--out", str(out), "--config", str(d / "tiny.yaml")])
+    assert res.exit_code == 0, res.output
+    assert "epoch 1/1" in res.output and "version" in res.output
+    return out
+
+
+@pytest.mark.parametrize("protocol", ["streaming", "offline"])
+def test_eval_writes_report_and_plots(
+    cli_artifact: Path, synthetic_dataset: Path, tmp_path: Path, protocol: str
+) -> None:
+    report = tmp_path / "r.json"
+    res = runner.invoke(app, ["eval", "--data", str(synthetic_dataset), "--artifact", str(cli_artifact),
+                              "--protocol", protocol, "--report", str(report),
+                              "--plots", str(tmp_path / "plots")])
+    assert res.exit_code == 0, res.output
+    rep = json.loads(report.read_text())
+    for key in ("micro_auc", "macro_auc", "eer", "pr_auc", "precision", "recall", "f1",
+                "frames", "windows_per_s"):
+        assert key in rep
+    assert rep["frames"] == 80 and 0 <= rep["micro_auc"] <= 1
+    names = {p.name for p in (tmp_path / "plots").iterdir()}
+    assert {"roc.png", "timelines.png", "heatmaps.png"} <= names
+    assert any(n.startswith("clip_00") for n in names)
+
+
+def test_bad_inputs_give_clear_errors(cli_artifact: Path, synthetic_dataset: Path, tmp_path: Path) -> None:
+    res = runner.invoke(app, ["train", "--data", str(synthetic_dataset), "--model", "resnet",
+                              "--out", str(tmp_path / "x")])
+    assert res.exit_code == 2 and "valid models: attention-ae" in res.output
+    res = runner.invoke(app, ["eval", "--data", str(tmp_path), "--artifact", str(cli_artifact),
+                              "--report", str(tmp_path / "r.json")])
+    assert res.exit_code == 2 and "no 'test/' folder" in res.output
+    res = runner.invoke(app, ["eval", "--data", str(synthetic_dataset), "--artifact", str(tmp_path),
+                              "--protocol", "live", "--report", str(tmp_path / "r.json")])
+    assert res.exit_code == 2 and "--protocol must be one of streaming, offline" in res.output
+    assert "Traceback" not in res.output
+
+
+def test_config_validate_points_at_key(tmp_path: Path) -> None:
+    f = tmp_path / "c.yaml"
+    f.write_text("smoothing:\n  kind: gaussian\n")
+    res = runner.invoke(app, ["config", "validate", str(f)])
+    assert res.exit_code == 2 and "smoothing.kind" in res.output and "gaussian" in res.output
+    f.write_text("smoothing:\n  kind: median\n")
+    assert runner.invoke(app, ["config", "validate", str(f)]).exit_code == 0
+    shown = runner.invoke(app, ["config", "show", str(f)])
+    assert "kind: median" in shown.output
+
+
+def test_models_lists_registry() -> None:
+    out = runner.invoke(app, ["models"]).output
+    assert "attention-ae" in out and "conv3d-ae" in out and "convlstm-ae" in out

@@ -1,0 +1,57 @@
+from pathlib import Path
+
+import pytest
+
+from streamproc.config import StreamprocConfig, apply_overrides, load_config
+from streamproc.errors import ConfigError
+
+
+def test_defaults_are_valid_and_complete() -> None:
+    cfg = StreamprocConfig()
+    assert cfg.model.name == "attention-ae"
+    assert cfg.data.preprocess.channels == 2  # gray + frame difference
+    assert cfg.data.window.stride <= cfg.data.window.length
+
+
+def test_file_overrides_only_what_it_names(tmp_path: Path) -> None:
+    f = tmp_path / "c.yaml"
+    f.write_text("training:\n  epochs: 3\nscoring:\n  patch: 16\n")
+    cfg = load_config(f)
+    assert cfg.training.epochs == 3 and cfg.scoring.patch == 16
+    assert cfg.training.batch_size == StreamprocConfig().training.batch_size
+
+
+def test_unknown_key_is_named(tmp_path: Path) -> None:
+    f = tmp_path / "c.yaml"
+    f.write_text("training:\n  epoch: 3\n")
+    with pytest.raises(ConfigError, match=r"training\.epoch: unknown key"):
+        load_config(f)
+
+
+def test_bad_value_names_key_and_value(tmp_path: Path) -> None:
+    f = tmp_path / "c.yaml"
+    f.write_text("data:\n  window:\n    length: 4\n    stride: 9\n")
+    with pytest.raises(ConfigError, match="stride"):
+        load_config(f)
+    f.write_text("training:\n  learning_rate: -1\n")
+    with pytest.raises(ConfigError, match=r"training\.learning_rate.*got -1"):
+        load_config(f)
+
+
+def test_missing_and_malformed_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.yaml")
+    f = tmp_path / "bad.yaml"
+    f.write_text("training: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(f)
+    f.write_text("- a list\n")
+    with pytest.raises(ConfigError, match="expected a mapping"):
+        load_config(f)
+
+
+def test_apply_overrides_validates() -> None:
+    cfg = apply_overrides(StreamprocConfig(), {"training.epochs": 7})
+    assert cfg.training.epochs == 7
+    with pytest.raises(ConfigError):
+        apply_overrides(cfg, {"training.epochs": 0})

@@ -1,0 +1,87 @@
+"""Shared fixtures: a tiny synthetic labelled dataset on disk, the Ped2 path, services."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PED2 = ROOT.parent / "shared" / "datasets" / "ucsd-ped2"
+
+
+def synthetic_clip(n: int, rng: np.random.Generator, anomaly: tuple[int, int] | None = None,
+                   size: tuple[int, int] = (48, 64)) -> list[np.ndarray]:
+    """Gray frames with small slow blobs walking right; during ``anomaly`` a big fast blob
+    crosses the frame (a bicycle among pedestrians)."""
+    h, w = size
+    starts = rng.uniform(0, w, 3)
+    rows = rng.uniform(8, h - 8, 3)
+    frames = []
+    for t in range(n):
+        img = np.full((h, w), 90, np.uint8)
+        img[h // 2 :, :] = 110  # a lawn below a walkway
+        for x0, y in zip(starts, rows, strict=True):
+            x = int((x0 + 0.7 * t) % w)
+            cv2.circle(img, (x, int(y)), 2, 200, -1)
+        if anomaly and anomaly[0] <= t < anomaly[1]:
+            x = int(((t - anomaly[0]) * 5) % w)
+            cv2.rectangle(img, (x, h // 3), (x + 9, h // 3 + 9), 30, -1)
+        noise = rng.normal(0, 2, img.shape)
+        frames.append(np.clip(img + noise, 0, 255).astype(np.uint8))
+    return frames
+
+
+def write_clip(folder: Path, frames: list[np.ndarray]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, f in enumerate(frames):
+        cv2.imwrite(str(folder / f"{i:03d}.png"), f)
+
+
+@pytest.fixture(scope="session")
+def synthetic_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """DIR/train (3 normal clips), DIR/test (2 clips with anomalies) + test_labels.json."""
+    root = tmp_path_factory.mktemp("synthetic")
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        write_clip(root / "train" / f"{i:02d}", synthetic_clip(40, rng))
+    labels = {}
+    for i, span in enumerate([(10, 25), (20, 36)]):
+        write_clip(root / "test" / f"{i:02d}", synthetic_clip(40, rng, span))
+        labels[f"{i:02d}"] = [int(span[0] <= t < span[1]) for t in range(40)]
+    (root / "test_labels.json").write_text(json.dumps(labels))
+    return root
+
+
+@pytest.fixture(scope="session")
+def ped2() -> Path:
+    if not (PED2 / "test_labels.json").exists():
+        pytest.skip(f"UCSD Ped2 not found at {PED2} (needs ../shared beside the project)")
+    return PED2
+
+
+def _missing_service(reason: str) -> None:
+    # In CI the real services must run: a skipped integration test there is a failure.
+    if os.environ.get("CI"):
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def kafka_bootstrap() -> str:
+    addr = os.environ.get("STREAMPROC_KAFKA_BOOTSTRAP")
+    if not addr:
+        _missing_service("STREAMPROC_KAFKA_BOOTSTRAP not set: run `eval \"$(scripts/services.sh start)\"`")
+    return addr
+
+
+@pytest.fixture
+def redis_url() -> str:
+    url = os.environ.get("STREAMPROC_REDIS_URL")
+    if not url:
+        _missing_service("STREAMPROC_REDIS_URL not set: run `eval \"$(scripts/services.sh start)\"`")
+    return url

@@ -1,0 +1,67 @@
+import numpy as np
+import torch
+
+from streamproc.config.scoring import ScoringConfig
+from streamproc.model.base import AnomalyModel, ModelOutput
+from streamproc.model.calibration import calibrate, score_stats
+from streamproc.model.scoring import Calibration, WindowScorer, knn_distance, patch_max
+from streamproc.windowing.windows import window_starts
+from streamproc.model.clip import score_clip
+from streamproc.config.data import WindowConfig
+
+
+class ConstantModel(AnomalyModel):
+    """Reconstructs every window as flat grey; the error is the input's deviation."""
+
+    def forward(self, x: torch.Tensor) -> ModelOutput:
+        b, _, t = x.shape[:3]
+        return ModelOutput(torch.full_like(x, 0.5), x.mean(dim=(1, 3, 4)).reshape(b, t, 1))
+
+
+def test_patch_max_keeps_a_small_anomaly() -> None:
+    maps = torch.zeros(1, 2, 48, 48)
+    maps[0, 1, 10:16, 10:16] = 1.0  # a 6x6 blob in frame 1
+    pm = patch_max(maps, 6)
+    assert pm[0, 0] == 0 and pm[0, 1] > 0.5
+    assert maps[0, 1].mean() < 0.02  # the frame mean would have hidden it
+
+
+def test_knn_distance() -> None:
+    bank = torch.tensor([[0.0, 0.0], [1.0, 0.0], [10.0, 0.0]])
+    d = knn_distance(torch.tensor([[0.0, 0.0], [5.0, 0.0]]), bank, k=2)
+    assert torch.allclose(d, torch.tensor([0.5, 4.5]))
+
+
+def test_score_stats_threshold_rules() -> None:
+    s = np.array([1.0, 2.0, 3.0, 4.0])
+    assert score_stats(s, ScoringConfig(threshold_k=2))["threshold"] == np.mean(s) + 2 * np.std(s)
+    q = score_stats(s, ScoringConfig(threshold_quantile=0.5))["threshold"]
+    assert q == 2.5
+
+
+def test_pixel_normalisation_suppresses_always_hard_pixels() -> None:
+    # A static bright stripe is "always wrong" for the constant model; after calibration
+    # its error is divided away and a new blob stands out instead.
+    base = np.full((6, 1, 8, 24), 0.5, np.float32)  # (N, C, H, W)
+    base[:, :, :, :4] = 1.0
+    cal, stats = calibrate(ConstantModel(), [base], WindowConfig(length=2, stride=1),
+                           ScoringConfig(patch=4))
+    assert cal.pixel_error is not None and cal.pixel_error[:, :4].mean() > 0.2
+    test = base.copy()
+    test[3:, :, 2:6, 12:16] = 0.9
+    scorer = WindowScorer(ConstantModel(), ScoringConfig(patch=4), cal)
+    frames = score_clip(scorer, test, WindowConfig(length=2, stride=1), 4).streaming()
+    assert frames[4] > stats["threshold"] >= frames[1]
+    raw = WindowScorer(ConstantModel(), ScoringConfig(patch=4, normalize_pixels=False), cal)
+    raw_frames = score_clip(raw, test, WindowConfig(length=2, stride=1), 4).streaming()
+    assert raw_frames[1] == raw_frames[4]  # without it the stripe dominates every frame
+
+
+def test_all_scoring_methods_run() -> None:
+    x = np.random.default_rng(0).random((2, 1, 3, 8, 8)).astype(np.float32)
+    cal = Calibration(latent_bank=torch.zeros(5, 1), error_min=0.0, error_max=1.0)
+    for method in ("patch-max", "mean", "regularity", "latent-knn"):
+        out = WindowScorer(ConstantModel(), ScoringConfig(method=method), cal).score(x, True, True)
+        assert out.frame_scores.shape == (2, 3) and np.isfinite(out.frame_scores).all()
+        assert out.error_maps is not None and out.error_maps.shape == (2, 3, 8, 8)
+    assert window_starts(3, 3, 1) == [0]
