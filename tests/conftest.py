@@ -14,8 +14,12 @@ ROOT = Path(__file__).resolve().parents[1]
 PED2 = ROOT.parent / "shared" / "datasets" / "ucsd-ped2"
 
 
-def synthetic_clip(n: int, rng: np.random.Generator, anomaly: tuple[int, int] | None = None,
-                   size: tuple[int, int] = (48, 64)) -> list[np.ndarray]:
+def synthetic_clip(
+    n: int,
+    rng: np.random.Generator,
+    anomaly: tuple[int, int] | None = None,
+    size: tuple[int, int] = (48, 64),
+) -> list[np.ndarray]:
     """Gray frames with small slow blobs walking right; during ``anomaly`` a big fast blob
     crosses the frame (a bicycle among pedestrians)."""
     h, w = size
@@ -75,7 +79,9 @@ def _missing_service(reason: str) -> None:
 def kafka_bootstrap() -> str:
     addr = os.environ.get("STREAMPROC_KAFKA_BOOTSTRAP")
     if not addr:
-        _missing_service("STREAMPROC_KAFKA_BOOTSTRAP not set: run `eval \"$(scripts/services.sh start)\"`")
+        _missing_service(
+            'STREAMPROC_KAFKA_BOOTSTRAP not set: run `eval "$(scripts/services.sh start)"`'
+        )
     return addr
 
 
@@ -83,5 +89,5 @@ def kafka_bootstrap() -> str:
 def redis_url() -> str:
     url = os.environ.get("STREAMPROC_REDIS_URL")
     if not url:
-        _missing_service("STREAMPROC_REDIS_URL not set: run `eval \"$(scripts/services.sh start)\"`")
+        _missing_service('STREAMPROC_REDIS_URL not set: run `eval "$(scripts/services.sh start)"`')
     return url

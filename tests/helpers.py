@@ -25,4 +25,6 @@ TINY: dict[str, Any] = {
 
 
 def tiny_config(**extra: Any) -> StreamprocConfig:
-    return apply_overrides(StreamprocConfig(), {**TINY, **{k.replace("__", "."): v for k, v in extra.items()}})
+    return apply_overrides(
+        StreamprocConfig(), {**TINY, **{k.replace("__", "."): v for k, v in extra.items()}}
+    )

@@ -6,6 +6,7 @@ import typer
 
 from streamproc.cli import bench, config_cmd
 from streamproc.cli.evaluate import evaluate
+from streamproc.cli.run import run
 from streamproc.cli.train import train
 from streamproc.model.registry import MODELS
 
@@ -16,6 +17,7 @@ app = typer.Typer(
 )
 app.command("train")(train)
 app.command("eval")(evaluate)
+app.command("run")(run)
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(bench.app, name="bench")
 

@@ -18,8 +18,12 @@ app = typer.Typer(help="Benchmarks (results go into BENCHMARKS.md).", no_args_is
 def detection(
     data: Path = typer.Option(..., "--data", help="Labelled dataset root (e.g. UCSD Ped2)."),
     out: Path = typer.Option(Path("runs/bench-detection"), "--out", help="Artifacts and results."),
-    model: list[str] = typer.Option(list(MODELS), "--model", help="Models to include (repeatable)."),
-    epochs: int | None = typer.Option(None, "--epochs", min=1, help="Override every model's epochs."),
+    model: list[str] = typer.Option(
+        list(MODELS), "--model", help="Models to include (repeatable)."
+    ),
+    epochs: int | None = typer.Option(
+        None, "--epochs", min=1, help="Override every model's epochs."
+    ),
     reuse: bool = typer.Option(False, "--reuse", help="Reuse artifacts already in --out."),
 ) -> None:
     """Train each model with default settings, evaluate under both protocols, print a table."""

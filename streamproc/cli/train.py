@@ -61,7 +61,9 @@ def train(
         def on_step(epoch: int, step: int, steps: int, parts: dict[str, float]) -> None:
             bar.update(load_task, visible=False)
             if step + 1 == steps:  # a line per epoch survives in logs and CI output
-                bar.console.print(f"epoch {epoch + 1}/{cfg.training.epochs} loss {parts['loss']:.5f}")
+                bar.console.print(
+                    f"epoch {epoch + 1}/{cfg.training.epochs} loss {parts['loss']:.5f}"
+                )
             bar.update(
                 task,
                 visible=True,

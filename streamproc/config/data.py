@@ -29,6 +29,15 @@ class PreprocessConfig(StrictModel):
         gt=0,
         description="Multiplier on the motion channel so small motions use the [0,1] range.",
     )
+    flow_scale: float = Field(
+        2.0,
+        ge=1,
+        le=4,
+        description=(
+            "'flow': compute optical flow at this multiple of height x width, then average it "
+            "down; flow at the model's small size misses the speed of small objects."
+        ),
+    )
 
     @property
     def appearance_channels(self) -> int:

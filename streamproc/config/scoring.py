@@ -20,6 +20,11 @@ class ScoringConfig(StrictModel):
         ),
     )
     patch: int = Field(12, ge=1, le=256, description="Side of the square pooling patch, pixels.")
+    channels: Literal["all", "motion", "appearance"] = Field(
+        "all",
+        description="Input channels whose reconstruction error is scored ('motion' needs "
+        "data.preprocess.motion other than 'none').",
+    )
     normalize_pixels: bool = Field(
         True,
         description=(

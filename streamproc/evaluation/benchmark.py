@@ -40,21 +40,30 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
 
 
-def _row(name: str, scored: ScoredDataset, reports: dict[str, dict[str, Any]],
-         train_s: float | None) -> dict[str, Any]:
+def _row(
+    name: str, scored: ScoredDataset, reports: dict[str, dict[str, Any]], train_s: float | None
+) -> dict[str, Any]:
     s, o = reports["streaming"], reports["offline"]
     return {
-        "model": name, "stream_micro": s["micro_auc"], "stream_macro": s["macro_auc"],
-        "offline_micro": o["micro_auc"], "offline_macro": o["macro_auc"],
-        "eer": s["eer"], "f1": s["f1"], "precision": s["precision"], "recall": s["recall"],
+        "model": name,
+        "stream_micro": s["micro_auc"],
+        "stream_macro": s["macro_auc"],
+        "offline_micro": o["micro_auc"],
+        "offline_macro": o["macro_auc"],
+        "eer": s["eer"],
+        "f1": s["f1"],
+        "precision": s["precision"],
+        "recall": s["recall"],
         "train_min": None if train_s is None else train_s / 60,
-        "windows_per_s": scored.windows_per_s, "frames_per_s": scored.frames_per_s,
+        "windows_per_s": scored.windows_per_s,
+        "frames_per_s": scored.frames_per_s,
         "reports": reports,
     }
 
 
-def _artifact(name: str, data: Path, out: Path, epochs: int | None, reuse: bool,
-              log: Callable[[str], None]) -> tuple[Artifact, float]:
+def _artifact(
+    name: str, data: Path, out: Path, epochs: int | None, reuse: bool, log: Callable[[str], None]
+) -> tuple[Artifact, float]:
     d = out / name
     if reuse:
         try:
@@ -71,13 +80,21 @@ def _artifact(name: str, data: Path, out: Path, epochs: int | None, reuse: bool,
     return result.artifact, result.seconds
 
 
-def run_benchmark(data: Path, out: Path, models: list[str], epochs: int | None = None,
-                  reuse: bool = False, log: Callable[[str], None] = print) -> dict[str, Any]:
+def run_benchmark(
+    data: Path,
+    out: Path,
+    models: list[str],
+    epochs: int | None = None,
+    reuse: bool = False,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     rows = []
     base_cfg = StreamprocConfig()
     scored, stats = score_baseline(base_cfg, data)
-    reports = {p: report_for(scored, p, float(stats["threshold"]), base_cfg, {})[0] for p in PROTOCOLS}
+    reports: dict[str, dict[str, Any]] = {
+        p: report_for(scored, p, float(stats["threshold"]), base_cfg, {})[0] for p in PROTOCOLS
+    }
     rows.append(_row("motion-energy baseline (no training)", scored, reports, None))
     log(f"baseline: streaming micro AUC {reports['streaming']['micro_auc']:.4f}")
     for name in models:
@@ -88,8 +105,10 @@ def run_benchmark(data: Path, out: Path, models: list[str], epochs: int | None =
         rows.append(_row(name, scored, reports, seconds))
         log(f"{name}: streaming micro AUC {reports['streaming']['micro_auc']:.4f}")
     result = {
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine(),
-        "data": str(data), "rows": rows,
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": machine(),
+        "data": str(data),
+        "rows": rows,
     }
     (out / "results.json").write_text(json.dumps(result, indent=2, default=float))
     (out / "table.md").write_text(markdown_table(result))
@@ -107,7 +126,8 @@ def markdown_table(result: dict[str, Any]) -> str:
         f"Date: {result['date']}. Machine: {result['machine']}. Data: `{result['data']}`.",
         "",
         "| model | stream micro AUC | stream macro AUC | offline micro AUC | offline macro AUC "
-        "| EER (stream) | F1 (stream) | vs baseline (stream micro) | train min | windows/s | frames/s |",
+        "| EER (stream) | F1 (stream) | vs baseline (stream micro) | train min | windows/s "
+        "| frames/s |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:

@@ -31,6 +31,9 @@ from streamproc.model.base import AnomalyModel
 from streamproc.model.registry import build_model
 from streamproc.model.scoring import Calibration, WindowScorer
 
+# The sections a model carries; deployment sections (cameras, transport, ...) and their
+# secrets never go into an artifact.
+MODEL_SECTIONS = {"data", "model", "training", "scoring", "smoothing", "evaluation"}
 FILES = ("weights.safetensors", "config.json", "calibration.json", "calibration.safetensors")
 
 
@@ -51,7 +54,13 @@ class Artifact:
         return float(self.stats["threshold"])
 
     def scorer(self, device: torch.device | str = "cpu") -> WindowScorer:
-        return WindowScorer(self.model, self.config.scoring, self.calibration, device)
+        return WindowScorer(
+            self.model,
+            self.config.scoring,
+            self.calibration,
+            device,
+            self.config.data.preprocess.appearance_channels,
+        )
 
 
 def content_hash(directory: Path) -> str:
@@ -70,7 +79,7 @@ def save_artifact(
     d.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in art.model.state_dict().items()}
     save_file(state, str(d / "weights.safetensors"))
-    (d / "config.json").write_text(art.config.model_dump_json(indent=2))
+    (d / "config.json").write_text(art.config.model_dump_json(indent=2, include=MODEL_SECTIONS))
     cal = art.calibration
     (d / "calibration.json").write_text(
         json.dumps(

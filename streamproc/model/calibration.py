@@ -13,7 +13,7 @@ from streamproc.config.data import WindowConfig
 from streamproc.config.scoring import ScoringConfig
 from streamproc.model.base import AnomalyModel
 from streamproc.model.clip import iter_batches, score_clip
-from streamproc.model.scoring import Calibration, WindowScorer, error_maps
+from streamproc.model.scoring import Calibration, WindowScorer, channel_slice, error_maps
 from streamproc.windowing.windows import window_starts
 
 QUANTILES = (0.5, 0.9, 0.95, 0.99, 0.999)
@@ -47,10 +47,12 @@ def calibrate(
     batch: int = 32,
     device: torch.device | str = "cpu",
     seed: int = 0,
+    appearance_channels: int = 1,
 ) -> tuple[Calibration, dict[str, float | dict[str, float]]]:
     """Two passes over held-out normal clips (each (N, C, H, W)): first the error map,
     latent bank and error range; then the configured frame score's statistics."""
     model = model.to(device).eval()
+    channels = channel_slice(cfg.channels, appearance_channels)
     err_sum: torch.Tensor | None = None
     count = 0
     codes: list[torch.Tensor] = []
@@ -60,7 +62,7 @@ def calibrate(
         for _, xb in iter_batches(frames, starts, window.length, batch):
             x = torch.as_tensor(xb, device=device)
             out = model(x)
-            maps = error_maps(x, out.recon)  # (B, T, H, W)
+            maps = error_maps(x, out.recon, channels)  # (B, T, H, W)
             s = maps.sum(dim=(0, 1))
             err_sum = s if err_sum is None else err_sum + s
             count += maps.shape[0] * maps.shape[1]
@@ -79,6 +81,6 @@ def calibrate(
         error_min=float(me.min()),
         error_max=float(me.max()),
     )
-    scorer = WindowScorer(model, cfg, cal, device)
+    scorer = WindowScorer(model, cfg, cal, device, appearance_channels)
     scores = np.concatenate([score_clip(scorer, f, window, batch).streaming() for f in clips])
     return cal, score_stats(scores, cfg)

@@ -19,9 +19,18 @@ from streamproc.model.base import AnomalyModel, ModelOutput
 EPS = 1e-6
 
 
-def error_maps(x: torch.Tensor, recon: torch.Tensor) -> torch.Tensor:
-    """Squared error averaged over channels: (B, C, T, H, W) -> (B, T, H, W)."""
-    return (x - recon).pow(2).mean(dim=1)
+def error_maps(x: torch.Tensor, recon: torch.Tensor, channels: slice = slice(None)) -> torch.Tensor:
+    """Squared error averaged over the selected channels: (B, C, T, H, W) -> (B, T, H, W)."""
+    return (x[:, channels] - recon[:, channels]).pow(2).mean(dim=1)
+
+
+def channel_slice(which: str, appearance_channels: int) -> slice:
+    """The channels ScoringConfig.channels names; the motion channel comes last."""
+    if which == "appearance":
+        return slice(0, appearance_channels)
+    if which == "motion":
+        return slice(appearance_channels, None)
+    return slice(None)
 
 
 def patch_max(maps: torch.Tensor, patch: int) -> torch.Tensor:
@@ -73,8 +82,10 @@ class WindowScorer:
         cfg: ScoringConfig,
         calibration: Calibration | None = None,
         device: torch.device | str = "cpu",
+        appearance_channels: int = 1,
     ) -> None:
         self.device = torch.device(device)
+        self.channels = channel_slice(cfg.channels, appearance_channels)
         self.model = model.to(self.device).eval()
         self.cfg = cfg
         self.cal = calibration or Calibration()
@@ -89,7 +100,7 @@ class WindowScorer:
         return x, self.model(x)
 
     def normalised_maps(self, x: torch.Tensor, out: ModelOutput) -> torch.Tensor:
-        maps = error_maps(x, out.recon)
+        maps = error_maps(x, out.recon, self.channels)
         if self.cfg.normalize_pixels and self.cal.pixel_error is not None:
             maps = maps / (self.cal.pixel_error + self.cal.pixel_error.mean() * 0.1 + EPS)
         return maps
@@ -99,7 +110,7 @@ class WindowScorer:
         self, windows: np.ndarray | torch.Tensor, with_maps: bool = False, with_recon: bool = False
     ) -> WindowScores:
         x, out = self.forward(windows)
-        raw = error_maps(x, out.recon)
+        raw = error_maps(x, out.recon, self.channels)
         mean_err = raw.mean(dim=(2, 3))  # (B, T)
         maps = self.normalised_maps(x, out)
         method = self.cfg.method

@@ -122,6 +122,7 @@ def train(
         cfg.evaluation.batch_size,
         device,
         t.seed,
+        cfg.data.preprocess.appearance_channels,
     )
     seconds = time.perf_counter() - start
     art = Artifact(cfg, model.cpu(), cal, stats)

@@ -7,6 +7,7 @@ live camera and an offline clip go through exactly the same code.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import cv2
 import numpy as np
@@ -14,16 +15,26 @@ import numpy as np
 from streamproc.config.data import PreprocessConfig
 from streamproc.errors import DataError
 
+# Farneback parameters: pyramid scale, levels, window, iterations, poly_n, poly_sigma, flags.
+FARNEBACK = (0.5, 2, 9, 2, 5, 1.1, 0)
+# 'flow': a speed of this many pixels per frame (at the model's size) maps to 1.0 before
+# the gain; with the default gain 4, 2 px/frame saturates (walkers move ~0.5).
+FLOW_FULL_SCALE = 8.0
+
+
+def _gray(img: np.ndarray) -> np.ndarray:
+    return img if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+
 
 class FramePreprocessor:
     """Turns uint8 frames (H, W), (H, W, 3) BGR, into float32 (C, H', W') in [0, 1]."""
 
     def __init__(self, cfg: PreprocessConfig) -> None:
         self.cfg = cfg
-        self._prev_gray: np.ndarray | None = None
+        self._prev: np.ndarray | None = None  # previous gray frame at the motion resolution
 
     def reset(self) -> None:
-        self._prev_gray = None
+        self._prev = None
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:
         cfg = self.cfg
@@ -35,41 +46,36 @@ class FramePreprocessor:
         if frame.ndim == 3 and frame.shape[2] == 1:
             frame = frame[:, :, 0]
         small = cv2.resize(frame, (cfg.width, cfg.height), interpolation=cv2.INTER_AREA)
-        gray = small if small.ndim == 2 else cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+        gray = _gray(small)
         if cfg.color == "gray":
             appearance = gray[None].astype(np.float32) / 255.0  # (1, H, W)
         else:
             rgb = cv2.cvtColor(small, cv2.COLOR_GRAY2RGB if small.ndim == 2 else cv2.COLOR_BGR2RGB)
             appearance = rgb.transpose(2, 0, 1).astype(np.float32) / 255.0  # (3, H, W)
         if cfg.motion == "none":
-            self._prev_gray = gray
             return appearance
-        motion = self._motion(gray)
-        self._prev_gray = gray
-        return np.concatenate([appearance, motion[None]], axis=0)
+        source = gray
+        if cfg.motion == "flow" and cfg.flow_scale != 1:
+            size = (round(cfg.width * cfg.flow_scale), round(cfg.height * cfg.flow_scale))
+            source = _gray(cv2.resize(frame, size, interpolation=cv2.INTER_AREA))
+        motion = self._motion(source)
+        self._prev = source
+        return np.concatenate([appearance, motion[None]], axis=0)  # (C + 1, H, W)
 
-    def _motion(self, gray: np.ndarray) -> np.ndarray:
-        prev = self._prev_gray
+    def _motion(self, current: np.ndarray) -> np.ndarray:
+        cfg, prev = self.cfg, self._prev
         if prev is None:
-            return np.zeros(gray.shape, np.float32)
-        if self.cfg.motion == "diff":
-            m = np.abs(gray.astype(np.float32) - prev.astype(np.float32)) / 255.0
+            return np.zeros((cfg.height, cfg.width), np.float32)
+        if cfg.motion == "diff":
+            m = np.abs(current.astype(np.float32) - prev.astype(np.float32)) / 255.0
         else:
-            flow = cv2.calcOpticalFlowFarneback(
-                prev,
-                gray,
-                None,
-                0.5,
-                2,
-                9,
-                2,
-                5,
-                1.1,
-                0,  # type: ignore[call-overload]
-            )
-            # Pixels per frame, scaled so that ~10 px/frame fills the range before the gain.
-            m = np.linalg.norm(flow, axis=2) / 10.0
-        return np.clip(m * self.cfg.motion_gain, 0.0, 1.0).astype(np.float32)
+            args: Any = (prev, current, None, *FARNEBACK)
+            flow = cv2.calcOpticalFlowFarneback(*args)  # (H*s, W*s, 2) pixels per frame
+            speed = np.linalg.norm(flow, axis=2) / cfg.flow_scale
+            if speed.shape != (cfg.height, cfg.width):
+                speed = cv2.resize(speed, (cfg.width, cfg.height), interpolation=cv2.INTER_AREA)
+            m = speed / FLOW_FULL_SCALE
+        return np.clip(m * cfg.motion_gain, 0.0, 1.0).astype(np.float32)
 
 
 def preprocess_clip(frames: Iterable[np.ndarray], cfg: PreprocessConfig) -> np.ndarray:

@@ -39,6 +39,7 @@ class Window:
     seq: int  # sequence number of the window's first frame
     frames: np.ndarray
     timestamps: tuple[float, ...]
+    context: np.ndarray | None = None  # the frame before ``seq`` (for the motion channel)
 
 
 class Windower:
@@ -46,7 +47,8 @@ class Windower:
 
     def __init__(self, camera: str, length: int, stride: int) -> None:
         self.camera, self.length, self.stride = camera, length, stride
-        self._buf: deque[tuple[int, np.ndarray, float]] = deque(maxlen=length)
+        # One frame more than a window: the context frame before the window's first.
+        self._buf: deque[tuple[int, np.ndarray, float]] = deque(maxlen=length + 1)
         self._since_emit = 0
         self._next_seq = 0
         self._emitted = False
@@ -60,5 +62,7 @@ class Windower:
         if self._emitted and self._since_emit < self.stride:
             return None
         self._emitted, self._since_emit = True, 0
-        seqs, frames, times = zip(*self._buf, strict=True)
-        return Window(self.camera, seqs[0], np.stack(frames), tuple(times))
+        items = list(self._buf)
+        context = items[0][1] if len(items) > self.length else None
+        seqs, frames, times = zip(*items[-self.length :], strict=True)
+        return Window(self.camera, seqs[0], np.stack(frames), tuple(times), context)

@@ -23,8 +23,20 @@ def cli_artifact(synthetic_dataset: Path, tmp_path_factory: pytest.TempPathFacto
     d = tmp_path_factory.mktemp("cli")
     (d / "tiny.yaml").write_text(TINY_YAML)
     out = d / "art"
-    res = runner.invoke(app, ["train", "--data", str(synthetic_dataset), "--model", "attention-ae",
-                              "--out", str(out), "--config", str(d / "tiny.yaml")])
+    res = runner.invoke(
+        app,
+        [
+            "train",
+            "--data",
+            str(synthetic_dataset),
+            "--model",
+            "attention-ae",
+            "--out",
+            str(out),
+            "--config",
+            str(d / "tiny.yaml"),
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "epoch 1/1" in res.output and "version" in res.output
     return out
@@ -35,13 +47,35 @@ def test_eval_writes_report_and_plots(
     cli_artifact: Path, synthetic_dataset: Path, tmp_path: Path, protocol: str
 ) -> None:
     report = tmp_path / "r.json"
-    res = runner.invoke(app, ["eval", "--data", str(synthetic_dataset), "--artifact", str(cli_artifact),
-                              "--protocol", protocol, "--report", str(report),
-                              "--plots", str(tmp_path / "plots")])
+    res = runner.invoke(
+        app,
+        [
+            "eval",
+            "--data",
+            str(synthetic_dataset),
+            "--artifact",
+            str(cli_artifact),
+            "--protocol",
+            protocol,
+            "--report",
+            str(report),
+            "--plots",
+            str(tmp_path / "plots"),
+        ],
+    )
     assert res.exit_code == 0, res.output
     rep = json.loads(report.read_text())
-    for key in ("micro_auc", "macro_auc", "eer", "pr_auc", "precision", "recall", "f1",
-                "frames", "windows_per_s"):
+    for key in (
+        "micro_auc",
+        "macro_auc",
+        "eer",
+        "pr_auc",
+        "precision",
+        "recall",
+        "f1",
+        "frames",
+        "windows_per_s",
+    ):
         assert key in rep
     assert rep["frames"] == 80 and 0 <= rep["micro_auc"] <= 1
     names = {p.name for p in (tmp_path / "plots").iterdir()}
@@ -49,15 +83,49 @@ def test_eval_writes_report_and_plots(
     assert any(n.startswith("clip_00") for n in names)
 
 
-def test_bad_inputs_give_clear_errors(cli_artifact: Path, synthetic_dataset: Path, tmp_path: Path) -> None:
-    res = runner.invoke(app, ["train", "--data", str(synthetic_dataset), "--model", "resnet",
-                              "--out", str(tmp_path / "x")])
+def test_bad_inputs_give_clear_errors(
+    cli_artifact: Path, synthetic_dataset: Path, tmp_path: Path
+) -> None:
+    res = runner.invoke(
+        app,
+        [
+            "train",
+            "--data",
+            str(synthetic_dataset),
+            "--model",
+            "resnet",
+            "--out",
+            str(tmp_path / "x"),
+        ],
+    )
     assert res.exit_code == 2 and "valid models: attention-ae" in res.output
-    res = runner.invoke(app, ["eval", "--data", str(tmp_path), "--artifact", str(cli_artifact),
-                              "--report", str(tmp_path / "r.json")])
+    res = runner.invoke(
+        app,
+        [
+            "eval",
+            "--data",
+            str(tmp_path),
+            "--artifact",
+            str(cli_artifact),
+            "--report",
+            str(tmp_path / "r.json"),
+        ],
+    )
     assert res.exit_code == 2 and "no 'test/' folder" in res.output
-    res = runner.invoke(app, ["eval", "--data", str(synthetic_dataset), "--artifact", str(tmp_path),
-                              "--protocol", "live", "--report", str(tmp_path / "r.json")])
+    res = runner.invoke(
+        app,
+        [
+            "eval",
+            "--data",
+            str(synthetic_dataset),
+            "--artifact",
+            str(tmp_path),
+            "--protocol",
+            "live",
+            "--report",
+            str(tmp_path / "r.json"),
+        ],
+    )
     assert res.exit_code == 2 and "--protocol must be one of streaming, offline" in res.output
     assert "Traceback" not in res.output
 

@@ -37,18 +37,31 @@ def subset(ped2: Path, root: Path) -> Path:
 @pytest.mark.slow
 def test_brief_training_beats_untrained(ped2: Path, tmp_path: Path) -> None:
     data = subset(ped2, tmp_path / "ped2")
-    cfg = apply_overrides(StreamprocConfig(), {
-        "training.epochs": 3, "training.max_windows": 160, "training.holdout_fraction": 0.2,
-    })
+    cfg = apply_overrides(
+        StreamprocConfig(),
+        {
+            "training.epochs": 3,
+            "training.max_windows": 160,
+            "training.holdout_fraction": 0.2,
+        },
+    )
     trained = train(cfg, data, tmp_path / "art").artifact
     rep, _ = report_for(score_dataset(trained, data, 16), "streaming", trained.threshold, cfg, {})
 
     torch.manual_seed(cfg.training.seed)
     untrained_model = build_model(cfg.model, cfg.data)
     _, holdout = load_training_data(data, cfg.data, 0.2, cfg.training.seed)
-    cal, stats = calibrate(untrained_model, [c.frames for c in holdout], cfg.data.window, cfg.scoring)
+    cal, stats = calibrate(
+        untrained_model,
+        [c.frames for c in holdout],
+        cfg.data.window,
+        cfg.scoring,
+        appearance_channels=cfg.data.preprocess.appearance_channels,
+    )
     untrained = Artifact(cfg, untrained_model, cal, stats)
-    urep, _ = report_for(score_dataset(untrained, data, 16), "streaming", untrained.threshold, cfg, {})
+    urep, _ = report_for(
+        score_dataset(untrained, data, 16), "streaming", untrained.threshold, cfg, {}
+    )
 
     print(f"streaming micro AUC: trained {rep['micro_auc']:.4f}, untrained {urep['micro_auc']:.4f}")
     assert np.isfinite(rep["micro_auc"])

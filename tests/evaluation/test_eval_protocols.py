@@ -8,8 +8,10 @@ from streamproc.evaluation.protocols import RawScores, run_protocol
 
 
 def _data() -> tuple[dict[str, RawScores], dict[str, np.ndarray]]:
-    labels = {"a": np.r_[np.zeros(20), np.ones(10)].astype(int),
-              "b": np.r_[np.zeros(10), np.ones(20)].astype(int)}
+    labels = {
+        "a": np.r_[np.zeros(20), np.ones(10)].astype(int),
+        "b": np.r_[np.zeros(10), np.ones(20)].astype(int),
+    }
     rng = np.random.default_rng(0)
     # Clip b runs "hot": all its scores are offset, which only per-clip min-max hides.
     raw = {}

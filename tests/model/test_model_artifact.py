@@ -20,7 +20,9 @@ def trained(synthetic_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -
 def test_round_trip_scores_identically(trained: Path) -> None:
     a, b = load_artifact(trained), load_artifact(trained)
     x = np.random.default_rng(0).random((2, 2, 4, 32, 48)).astype(np.float32)
-    np.testing.assert_array_equal(a.scorer().score(x).frame_scores, b.scorer().score(x).frame_scores)
+    np.testing.assert_array_equal(
+        a.scorer().score(x).frame_scores, b.scorer().score(x).frame_scores
+    )
     meta = json.loads((trained / "metadata.json").read_text())
     assert meta["version"] == a.version and len(a.version) == 16
     assert meta["training"]["calibration_clips"] and a.threshold > a.stats["mean"]
@@ -37,7 +39,7 @@ def test_tampered_or_incomplete_artifact_is_refused(trained: Path, tmp_path: Pat
     with pytest.raises(ArtifactError, match="do not match version"):
         load_artifact(copy)
     (copy / "weights.safetensors").unlink()
-    with pytest.raises(ArtifactError, match="missing weights.safetensors"):
+    with pytest.raises(ArtifactError, match=r"missing weights\.safetensors"):
         load_artifact(copy)
     with pytest.raises(ArtifactError, match="not a directory"):
         load_artifact(tmp_path / "none")

@@ -15,7 +15,7 @@ def test_models_reconstruct_window_shape(name: str) -> None:
     out = model(x)
     assert out.recon.shape == x.shape
     assert out.latent.shape[:2] == (3, 4)  # one code per frame
-    assert 0 <= float(out.recon.detach().min()) and float(out.recon.detach().max()) <= 1
+    assert float(out.recon.detach().min()) >= 0 and float(out.recon.detach().max()) <= 1
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
@@ -50,7 +50,10 @@ def test_odd_sizes_still_reconstruct() -> None:
     cfg = tiny_config(data__preprocess__height=30, data__preprocess__width=45)
     for name in MODELS:
         cfg = tiny_config(data__preprocess__height=30, data__preprocess__width=45, model__name=name)
-        assert build_model(cfg.model, cfg.data)(torch.rand(1, 2, 4, 30, 45)).recon.shape[-2:] == (30, 45)
+        assert build_model(cfg.model, cfg.data)(torch.rand(1, 2, 4, 30, 45)).recon.shape[-2:] == (
+            30,
+            45,
+        )
 
 
 def test_unknown_model_lists_valid_ones() -> None:

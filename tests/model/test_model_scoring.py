@@ -1,13 +1,13 @@
 import numpy as np
 import torch
 
+from streamproc.config.data import WindowConfig
 from streamproc.config.scoring import ScoringConfig
 from streamproc.model.base import AnomalyModel, ModelOutput
 from streamproc.model.calibration import calibrate, score_stats
+from streamproc.model.clip import score_clip
 from streamproc.model.scoring import Calibration, WindowScorer, knn_distance, patch_max
 from streamproc.windowing.windows import window_starts
-from streamproc.model.clip import score_clip
-from streamproc.config.data import WindowConfig
 
 
 class ConstantModel(AnomalyModel):
@@ -44,8 +44,9 @@ def test_pixel_normalisation_suppresses_always_hard_pixels() -> None:
     # its error is divided away and a new blob stands out instead.
     base = np.full((6, 1, 8, 24), 0.5, np.float32)  # (N, C, H, W)
     base[:, :, :, :4] = 1.0
-    cal, stats = calibrate(ConstantModel(), [base], WindowConfig(length=2, stride=1),
-                           ScoringConfig(patch=4))
+    cal, stats = calibrate(
+        ConstantModel(), [base], WindowConfig(length=2, stride=1), ScoringConfig(patch=4)
+    )
     assert cal.pixel_error is not None and cal.pixel_error[:, :4].mean() > 0.2
     test = base.copy()
     test[3:, :, 2:6, 12:16] = 0.9

@@ -27,7 +27,7 @@ def test_label_count_mismatch_names_clip(tmp_path: Path) -> None:
 
 def test_missing_labels_and_layout(tmp_path: Path) -> None:
     write_clip(tmp_path / "test" / "a", synthetic_clip(3, np.random.default_rng(0)))
-    with pytest.raises(DataError, match="test_labels.json: missing"):
+    with pytest.raises(DataError, match=r"test_labels\.json: missing"):
         open_split(tmp_path, "test", require_labels=True)
     with pytest.raises(DataError, match="no 'test/' folder"):
         open_split(tmp_path / "test" / "a", "test")
@@ -60,5 +60,5 @@ def test_corrupt_image_and_video_name_the_file(tmp_path: Path) -> None:
         list(read_frames(folder))
     bad = tmp_path / "broken.mp4"
     bad.write_bytes(b"\x00" * 100)
-    with pytest.raises(DataError, match="broken.mp4"):
+    with pytest.raises(DataError, match=r"broken\.mp4"):
         list(read_frames(bad))

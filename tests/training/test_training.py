@@ -7,9 +7,8 @@ from streamproc.errors import DataError
 from streamproc.model.artifact import load_artifact
 from streamproc.training import train
 from streamproc.training.checkpoint import CHECKPOINT_DIR
-from streamproc.training.data import LoadedClip, WindowDataset, split_holdout
+from streamproc.training.data import LoadedClip, WindowDataset, load_training_data, split_holdout
 from streamproc.training.loop import config_hash, fit
-from streamproc.training.data import load_training_data
 from tests.helpers import tiny_config
 
 

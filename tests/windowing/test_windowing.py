@@ -58,3 +58,11 @@ def test_live_windower_matches_offline_starts() -> None:
             seqs.append(out.seq)
             assert out.frames[:, 0, 0, 0].tolist() == list(range(out.seq, out.seq + 4))
     assert seqs == [0, 3, 6, 9]
+
+
+def test_live_windows_carry_the_frame_before_as_context() -> None:
+    w = Windower("cam", length=3, stride=2)
+    outs = [w.push(np.full((1,), i, np.float32), float(i)) for i in range(7)]
+    wins = [o for o in outs if o is not None]
+    assert wins[0].context is None and wins[0].seq == 0
+    assert wins[1].seq == 2 and wins[1].context is not None and float(wins[1].context[0]) == 1.0

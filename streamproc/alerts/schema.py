@@ -1,0 +1,51 @@
+"""The alert event: what downstream apps read from the alert topic.
+
+One incident of one camera is one event id; its lifecycle is a ``start`` message, zero
+or more ``update`` messages, and an ``end`` message, all with the same ``event_id``.
+The id is stable across redelivery (camera, first window sequence, model version), so
+a consumer that sees the same (event_id, kind, seq) twice can drop the copy.
+Exported as JSON Schema by ``streamproc alerts schema``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+
+
+def event_id(camera: str, first_seq: int, model_version: str) -> str:
+    """Deterministic id of an incident: the same inputs give the same id after a replay."""
+    raw = f"{camera}\x00{first_seq}\x00{model_version}".encode()
+    return hashlib.sha256(raw).hexdigest()[:24]
+
+
+class AlertEvent(BaseModel):
+    """One lifecycle message of an anomaly incident on one camera."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_version: int = Field(SCHEMA_VERSION, description="Version of this schema.")
+    event_id: str = Field(
+        description="Stable id of the incident (camera, first seq, model version)."
+    )
+    kind: Literal["start", "update", "end"] = Field(description="Lifecycle stage of this message.")
+    seq: int = Field(ge=0, description="Frame sequence number this message was decided at.")
+    camera: str = Field(description="Camera id, as keyed on the frames topic.")
+    start_seq: int = Field(ge=0, description="First frame sequence number of the incident.")
+    start_time: float = Field(
+        description="Capture time (unix seconds) of the first anomalous frame."
+    )
+    end_time: float | None = Field(
+        None, description="Capture time of the last anomalous frame (end only)."
+    )
+    peak_score: float = Field(description="Highest smoothed score so far in the incident.")
+    current_score: float = Field(description="Smoothed score at this message.")
+    threshold: float = Field(description="Threshold in force when this message was decided.")
+    model_version: str = Field(description="Version id of the model artifact that scored it.")
+    heatmap_png_b64: str | None = Field(
+        None, description="Optional small PNG thumbnail of the error heatmap, base64."
+    )

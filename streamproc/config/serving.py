@@ -1,0 +1,54 @@
+"""The Ray Serve deployment that scores windows."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from streamproc.config.base import StrictModel
+
+
+class AutoscalingConfig(StrictModel):
+    min_replicas: int = Field(1, ge=0, description="Fewest replicas kept running.")
+    max_replicas: int = Field(4, ge=1, description="Most replicas Serve may start.")
+    target_ongoing_requests: float = Field(
+        8.0, gt=0, description="Requests per replica Serve scales towards."
+    )
+
+
+class ServingConfig(StrictModel):
+    mode: Literal["serve", "local"] = Field(
+        "serve",
+        description="'serve' = Ray Serve deployment (local Ray or --ray-address); "
+        "'local' = score in the worker process (no Ray; for debugging).",
+    )
+    app_name: str = Field("streamproc", description="Serve application name.")
+    deployment_name: str = Field("AnomalyScorer", description="Serve deployment name.")
+    artifact: str | None = Field(
+        None, description="Model artifact directory; `streamproc run --artifact` overrides it."
+    )
+    num_replicas: int | Literal["auto"] = Field(
+        1, description="Fixed replica count, or 'auto' to use `autoscaling`."
+    )
+    autoscaling: AutoscalingConfig = Field(default_factory=AutoscalingConfig)
+    num_cpus: float = Field(1.0, ge=0, description="CPUs reserved per replica.")
+    num_gpus: float = Field(0.0, ge=0, description="GPUs per replica (fractions share a GPU).")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Torch device in a replica.")
+    max_batch_size: int = Field(16, ge=1, description="@serve.batch: windows per model call.")
+    batch_wait_timeout_s: float = Field(
+        0.01, ge=0, description="@serve.batch: wait this long to fill a batch."
+    )
+    max_ongoing_requests: int = Field(64, ge=1, description="Per-replica request limit.")
+    ray_address: str | None = Field(
+        None, description="Ray cluster to connect to; None = start or join a local Ray."
+    )
+    heatmaps: bool = Field(
+        True, description="Attach a small heatmap thumbnail to windows that may alert."
+    )
+
+    @model_validator(mode="after")
+    def _gpu_device(self) -> ServingConfig:
+        if self.device == "cuda" and self.num_gpus == 0 and self.mode == "serve":
+            raise ValueError("serving.device is 'cuda' but serving.num_gpus is 0; set num_gpus > 0")
+        return self

@@ -1,0 +1,28 @@
+"""Stream worker and ingest process settings."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from streamproc.config.base import StrictModel
+
+
+class WorkerConfig(StrictModel):
+    group: str = Field("streamproc-workers", description="Consumer group of the stream workers.")
+    workers: int = Field(1, ge=1, description="Worker threads `streamproc run` starts in-process.")
+    max_poll_records: int = Field(32, ge=1, description="Windows taken per poll (one batch).")
+    poll_timeout_s: float = Field(0.5, gt=0, description="Longest wait for new windows.")
+    retry_deadline_s: float = Field(
+        120, gt=0, description="Give up on a failing model call or publish after this long."
+    )
+    max_message_bytes: int = Field(
+        1_000_000,
+        ge=10_000,
+        description="Largest frames-topic message; windows above it are JPEG-encoded.",
+    )
+
+
+class MetricsConfig(StrictModel):
+    port: int | None = Field(
+        9464, ge=1, le=65535, description="Prometheus /metrics port; None disables it."
+    )

@@ -1,0 +1,86 @@
+"""Prometheus metrics of every stage, labelled by camera where that makes sense.
+
+One registry per process; ``serve_metrics(port)`` exposes it on /metrics.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+FRAMES_IN = Counter(
+    "streamproc_frames_in_total", "Frames read from a camera.", ["camera"], registry=REGISTRY
+)
+FRAMES_DROPPED = Counter(
+    "streamproc_frames_dropped_total",
+    "Frames a camera produced that were not used (sampling to the target fps, or a full queue).",
+    ["camera", "reason"],
+    registry=REGISTRY,
+)
+WINDOWS_SENT = Counter(
+    "streamproc_windows_sent_total",
+    "Frame windows produced to the frames topic.",
+    ["camera"],
+    registry=REGISTRY,
+)
+WINDOWS_SCORED = Counter(
+    "streamproc_windows_scored_total",
+    "Frame windows scored by the model.",
+    ["camera"],
+    registry=REGISTRY,
+)
+BAD_MESSAGES = Counter(
+    "streamproc_bad_messages_total",
+    "Messages routed to the dead-letter topic.",
+    ["reason"],
+    registry=REGISTRY,
+)
+CAMERA_UP = Gauge(
+    "streamproc_camera_up",
+    "1 while a camera delivers frames, 0 while it reconnects.",
+    ["camera"],
+    registry=REGISTRY,
+)
+CAMERA_RECONNECTS = Counter(
+    "streamproc_camera_reconnects_total",
+    "Reconnect attempts of a camera.",
+    ["camera"],
+    registry=REGISTRY,
+)
+INFERENCE_LATENCY = Histogram(
+    "streamproc_inference_latency_seconds",
+    "Model call latency for one batch of windows.",
+    registry=REGISTRY,
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+CAPTURE_TO_ALERT = Histogram(
+    "streamproc_capture_to_decision_seconds",
+    "From a frame's capture time to its score being published.",
+    ["camera"],
+    registry=REGISTRY,
+    buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
+)
+CONSUMER_LAG = Gauge(
+    "streamproc_consumer_lag_messages",
+    "Frames-topic messages not yet consumed, per partition.",
+    ["partition"],
+    registry=REGISTRY,
+)
+ALERTS = Counter(
+    "streamproc_alerts_total",
+    "Alert lifecycle messages published.",
+    ["camera", "kind"],
+    registry=REGISTRY,
+)
+RETRIES = Counter(
+    "streamproc_retries_total",
+    "Retries after a failure, per component.",
+    ["component"],
+    registry=REGISTRY,
+)
+
+
+def serve_metrics(port: int, addr: str = "0.0.0.0") -> None:
+    """Expose /metrics on ``addr:port`` from a background thread."""
+    start_http_server(port, addr=addr, registry=REGISTRY)

@@ -1,0 +1,134 @@
+"""The composition module: every stage wired in the order the data flows.
+
+    cameras -> Ingest (windows) -> frames topic -> StreamWorker -> model (Ray Serve)
+            -> per-camera state (threshold store) -> smoothing/decisions
+            -> scores topic / alerts topic
+
+The same code runs embedded on one machine (memory transport, SQLite state, local Ray)
+and distributed (Kafka, Redis, a Ray cluster); only the config differs. In a cluster
+the ingest and worker roles run as separate processes (``streamproc ingest`` /
+``streamproc worker``); ``streamproc run`` runs both roles in one process.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from streamproc.alerts.lifecycle import Calibrated, Policy
+from streamproc.config import StreamprocConfig
+from streamproc.metrics import serve_metrics
+from streamproc.model.artifact import Artifact, load_artifact
+from streamproc.runtime.ingest import Ingest
+from streamproc.runtime.worker import StreamWorker
+from streamproc.serving.client import LocalScorer, ScorerClient, ServeScorer
+from streamproc.serving.scorer import ScoringService
+from streamproc.threshold import make_store
+from streamproc.threshold.base import StateStore
+from streamproc.transport import make_transport, topic_specs
+from streamproc.transport.base import Transport
+
+log = logging.getLogger("streamproc.pipeline")
+MessageHook = Callable[[str, dict[str, Any]], None]
+
+
+def calibrated_from(art: Artifact) -> Calibrated:
+    s = art.stats
+    return Calibrated(
+        float(s["mean"]), float(s["std"]), art.config.scoring.threshold_k, art.version
+    )
+
+
+def make_scorer(cfg: StreamprocConfig, artifact: Path) -> ScorerClient:
+    if cfg.serving.mode == "local":
+        return LocalScorer(ScoringService(artifact, cfg.serving.device))
+    from streamproc.serving.launch import launch
+
+    launch(cfg.serving, artifact)
+    return ServeScorer(cfg.serving.app_name)
+
+
+@dataclass
+class Pipeline:
+    cfg: StreamprocConfig
+    artifact_dir: Path
+    on_message: MessageHook | None = None
+    transport: Transport | None = None  # pass one to share an in-process broker
+    store: StateStore | None = None
+    scorer: ScorerClient | None = None
+    workers: list[StreamWorker] = field(default_factory=list)
+    ingest: Ingest | None = None
+    _threads: list[threading.Thread] = field(default_factory=list)
+
+    def start(self, ingest: bool = True, workers: int | None = None) -> None:
+        cfg = self.cfg
+        art = load_artifact(self.artifact_dir)
+        self.transport = self.transport or make_transport(cfg.transport)
+        self.transport.ensure_topics(topic_specs(cfg.transport, cfg.topics))
+        self.store = self.store or make_store(cfg.state)
+        self.scorer = self.scorer or make_scorer(cfg, self.artifact_dir)
+        if cfg.metrics.port:
+            try:
+                serve_metrics(cfg.metrics.port)
+            except OSError as err:
+                log.warning(
+                    "metrics port %d unavailable (%s); metrics disabled", cfg.metrics.port, err
+                )
+        policy = Policy(cfg.threshold, cfg.smoothing, cfg.alerts)
+        for i in range(workers if workers is not None else cfg.worker.workers):
+            self.add_worker(policy, calibrated_from(art), f"worker-{i}")
+        if ingest:
+            w = art.config.data.window
+            self.ingest = Ingest(
+                cfg.cameras.enabled(),
+                self.transport.producer(),
+                cfg.topics.frames,
+                window_length=w.length,
+                window_stride=w.stride,
+                max_message_bytes=cfg.worker.max_message_bytes,
+            )
+            self.ingest.start()
+
+    def add_worker(self, policy: Policy, cal: Calibrated, name: str) -> StreamWorker:
+        assert self.transport is not None and self.store is not None and self.scorer is not None
+        cfg = self.cfg
+        worker = StreamWorker(
+            self.transport.consumer([cfg.topics.frames], cfg.worker.group, name),
+            self.transport.producer(),
+            self.store,
+            self.scorer,
+            cfg.topics,
+            policy,
+            cal,
+            cfg.worker.max_poll_records,
+            cfg.worker.poll_timeout_s,
+            self.on_message,
+        )
+        t = threading.Thread(target=worker.run, name=name, daemon=True)
+        self.workers.append(worker)
+        self._threads.append(t)
+        t.start()
+        return worker
+
+    def idle(self) -> bool:
+        """True when ingest has finished and no worker has anything left to consume."""
+        if self.ingest is not None and not self.ingest.finished:
+            return False
+        return all(sum(w.consumer.lag().values()) == 0 for w in self.workers)
+
+    def stop(self) -> None:
+        if self.ingest is not None:
+            self.ingest.stop()
+        for w in self.workers:
+            w.stop()
+        for t in self._threads:
+            t.join(timeout=10)
+        for w in self.workers:
+            w.consumer.close()
+            w.producer.close()
+        if self.store is not None:
+            self.store.close()

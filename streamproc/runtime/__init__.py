@@ -1,0 +1,1 @@
+"""Long-running processes that wire the stages together (ingest; the stream worker)."""

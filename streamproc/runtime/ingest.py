@@ -1,0 +1,188 @@
+"""Ingest: one process serving many cameras, each cut into windows and produced to Kafka.
+
+Per enabled camera: a ``CameraRunner`` (capture, fps sampling, reconnects) feeding a
+``Windower``; every window is encoded in the wire format and sent to the frames topic
+keyed by camera id, so one camera's windows stay ordered in one partition.
+
+Sequence numbers count the frames a camera handed on after fps sampling, from 0 and
+without gaps, so downstream windows of a camera are contiguous. Frames dropped because
+the producer side was too slow are never numbered; the capture timestamps in each
+window show such a gap, as they show a reconnect.
+
+Messages carry the header ``camera`` and, when the source knows the ground truth
+(synthetic scenes), ``labels``: a JSON list with one 0/1 per window frame, so demos
+and tests can check alerts against it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from streamproc.config.cameras import CameraConfig
+from streamproc.errors import ConfigError
+from streamproc.metrics import WINDOWS_SENT
+from streamproc.sources.camera import CameraSource, Clock, Frame, open_camera
+from streamproc.sources.runner import CameraRunner, CameraStatus
+from streamproc.transport.base import Producer
+from streamproc.transport.wire import WireWindow, encode_window
+from streamproc.windowing.windows import Windower
+
+log = logging.getLogger(__name__)
+
+CameraFactory = Callable[[CameraConfig, Clock], CameraSource]
+
+
+@dataclass
+class _CameraPipe:
+    """Windowing state of one camera; touched only by that camera's delivery thread."""
+
+    windower: Windower
+    labels: deque[int | None]
+    jpeg: bool = False  # switched to JPEG because raw windows are too large
+    too_large_logged: bool = False
+    header: list[tuple[str, bytes]] = field(default_factory=list)
+
+
+class Ingest:
+    """Runs every enabled camera and produces its windows until stopped or all sources end."""
+
+    def __init__(
+        self,
+        cameras: Iterable[CameraConfig],
+        producer: Producer,
+        frames_topic: str,
+        *,
+        window_length: int,
+        window_stride: int,
+        max_message_bytes: int = 1_000_000,
+        jpeg_quality: int = 90,
+        queue_size: int = 8,
+        clock: Clock = time.time,
+        sleep: Callable[[float], object] | None = None,
+        camera_factory: CameraFactory = open_camera,
+    ) -> None:
+        if window_length < 1 or window_stride < 1:
+            raise ConfigError(
+                f"window length and stride must be >= 1, got {window_length} and {window_stride}"
+            )
+        enabled = [c for c in cameras if c.enabled]
+        if not enabled:
+            raise ConfigError("no enabled camera to ingest; add one under cameras.cameras")
+        ids = [c.id for c in enabled]
+        if len(set(ids)) != len(ids):
+            dupes = sorted({i for i in ids if ids.count(i) > 1})
+            raise ConfigError(f"camera ids must be unique, these repeat: {dupes}")
+        self.producer, self.frames_topic = producer, frames_topic
+        # Sequence numbers restart at 0 with every Ingest; this id tells workers so.
+        self.stream = f"{int(clock() * 1000):x}-{uuid.uuid4().hex[:8]}"
+        self.max_message_bytes, self.jpeg_quality = max_message_bytes, jpeg_quality
+        # Producers are not promised to be thread-safe; sends are short, so one lock is cheap.
+        self._send_lock = threading.Lock()
+        self._pipes = {
+            c.id: _CameraPipe(
+                Windower(c.id, window_length, window_stride),
+                deque(maxlen=window_length),
+                header=[("camera", c.id.encode())],
+            )
+            for c in enabled
+        }
+        self.runners = {
+            c.id: CameraRunner(
+                c,
+                self._on_frame,
+                camera=camera_factory(c, clock),
+                clock=clock,
+                sleep=sleep,
+                queue_size=queue_size,
+            )
+            for c in enabled
+        }
+
+    def start(self) -> None:
+        for runner in self.runners.values():
+            runner.start()
+
+    def stop(self, timeout_s: float = 5.0) -> bool:
+        """Stop every camera, wait for them and flush the producer (its owner closes it).
+        True if every camera thread ended within ``timeout_s``."""
+        for runner in self.runners.values():
+            runner.stop()
+        ended = self.join(timeout_s)
+        self.producer.flush(timeout_s)
+        return ended
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait until every camera has ended; True if they all did within ``timeout``."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        ok = True
+        for runner in self.runners.values():
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            ok = runner.join(left) and ok
+        return ok
+
+    def statuses(self) -> dict[str, CameraStatus]:
+        return {cid: runner.status() for cid, runner in self.runners.items()}
+
+    @property
+    def finished(self) -> bool:
+        """True once no camera will produce again (finished, failed or stopped). A live
+        stream only gets there by failing for good or being stopped."""
+        return all(runner.ended for runner in self.runners.values())
+
+    def _on_frame(self, camera_id: str, frame: Frame) -> None:
+        pipe = self._pipes[camera_id]
+        pipe.labels.append(frame.label)
+        window = pipe.windower.push(frame.image, frame.timestamp)
+        if window is None:
+            return
+        wire = WireWindow(
+            camera_id, window.seq, window.frames, window.timestamps, window.context, self.stream
+        )
+        value = self._encode(pipe, wire)
+        if value is None:
+            return
+        headers = list(pipe.header)
+        # The windower's window ends at the frame just pushed, as does the label deque.
+        labels = list(pipe.labels)
+        if any(label is not None for label in labels):
+            headers.append(("labels", json.dumps(labels).encode()))
+        with self._send_lock:
+            self.producer.send(self.frames_topic, value, key=camera_id.encode(), headers=headers)
+        WINDOWS_SENT.labels(camera=camera_id).inc()
+
+    def _encode(self, pipe: _CameraPipe, wire: WireWindow) -> bytes | None:
+        limit = self.max_message_bytes
+        raw = encode_window(wire, "raw")
+        if len(raw) <= limit:
+            return raw
+        if not pipe.jpeg:
+            pipe.jpeg = True
+            log.info(
+                "camera %s: raw windows are %d bytes, over max_message_bytes %d; sending JPEG "
+                "(quality %d) from now on",
+                wire.camera,
+                len(raw),
+                limit,
+                self.jpeg_quality,
+            )
+        value = encode_window(wire, "jpeg", self.jpeg_quality)
+        if len(value) <= limit:
+            return value
+        if not pipe.too_large_logged:
+            pipe.too_large_logged = True
+            log.error(
+                "camera %s: a window is %d bytes even as JPEG, over max_message_bytes %d; such "
+                "windows are dropped: set the camera's resize (or color: false), or raise "
+                "max_message_bytes together with the broker's message.max.bytes",
+                wire.camera,
+                len(value),
+                limit,
+            )
+        return None

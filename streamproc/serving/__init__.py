@@ -1,0 +1,1 @@
+"""Model serving: the pure scoring core, the thin Ray Serve deployment, the app builder."""

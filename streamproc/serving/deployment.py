@@ -1,0 +1,46 @@
+"""The Ray Serve deployment: a thin shell around ``ScoringService``.
+
+Requests from many cameras are batched by ``@serve.batch``; a new model version is
+rolled out with ``reconfigure`` (``user_config: {artifact: DIR}``): the new artifact is
+loaded beside the old one and swapped in, so requests already running finish on the
+model they started with.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ray import serve
+
+from streamproc.serving.scorer import ScoreRequest, ScoreResult, ScoringService
+
+
+@serve.deployment(name="AnomalyScorer")
+class AnomalyScorer:
+    def __init__(
+        self,
+        artifact: str,
+        device: str = "auto",
+        max_batch_size: int = 16,
+        batch_wait_timeout_s: float = 0.01,
+    ) -> None:
+        self.service = ScoringService(artifact, device)
+        self.score.set_max_batch_size(max_batch_size)  # type: ignore[attr-defined]
+        self.score.set_batch_wait_timeout_s(batch_wait_timeout_s)  # type: ignore[attr-defined]
+
+    def reconfigure(self, user_config: dict[str, Any]) -> None:
+        artifact = user_config.get("artifact")
+        if artifact and artifact != self.service.artifact_path:
+            self.service.load(artifact)
+
+    @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.01)
+    async def score(self, requests: list[ScoreRequest]) -> list[ScoreResult]:
+        return self.service.score(requests)
+
+    def version(self) -> str:
+        return self.service.version
+
+    def check_health(self) -> None:
+        # Raising marks the replica unhealthy and Serve replaces it.
+        if not self.service.version:
+            raise RuntimeError("no model loaded")

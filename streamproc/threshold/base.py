@@ -1,0 +1,103 @@
+"""The per-camera state boundary: settings operators change, and the state a stream
+worker keeps between windows (adaptive threshold statistics, smoothing state, the open
+alert, the alert outbox). One protocol, two peers: ``redis`` (shared by many workers)
+and ``embedded`` (SQLite file, single machine). Both make every read-modify-write of a
+camera's state atomic, so two workers racing during a rebalance cannot corrupt it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+R = TypeVar("R")
+
+Point = tuple[float, float]
+
+
+class CameraSettings(BaseModel):
+    """What an operator sets per camera (``streamproc camera set ...``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    threshold: float | None = Field(None, description="Fixed threshold; overrides calibration.")
+    threshold_k: float | None = Field(None, ge=0, description="k of mean + k std for this camera.")
+    roi: list[list[Point]] = Field(
+        default_factory=list,
+        description="Regions of interest as polygons in relative coordinates (0..1, x then y); "
+        "error outside every polygon is ignored. Empty = whole frame.",
+    )
+    exclude: list[list[Point]] = Field(
+        default_factory=list, description="Polygons whose error is always ignored (e.g. a road)."
+    )
+
+
+class RunningStats(BaseModel):
+    """Exponentially weighted mean and variance of recent normal frame scores."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    count: int = 0
+    mean: float = 0.0
+    var: float = 0.0
+
+    def update(self, x: float, halflife: float) -> None:
+        alpha = max(1.0 / (self.count + 1), 1 - 0.5 ** (1 / halflife))
+        delta = x - self.mean
+        self.mean += alpha * delta
+        self.var = (1 - alpha) * (self.var + alpha * delta * delta)
+        self.count += 1
+
+
+class OpenAlert(BaseModel):
+    """An incident in progress. It ends only after ``cooldown`` frames without an active
+    decision, so a flicker inside one incident does not open a second event."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    event_id: str
+    start_seq: int
+    start_time: float
+    peak_score: float
+    last_update_seq: int
+    last_active_seq: int
+    last_active_time: float
+
+
+class CameraState(BaseModel):
+    """Everything a worker needs to continue a camera exactly where another left off."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    stream: str = ""  # capture session the sequence numbers belong to
+    last_seq: int = -1  # highest frame sequence number already applied
+    last_time: float = 0.0
+    stats: RunningStats = Field(default_factory=RunningStats)
+    decider: dict[str, Any] | None = None  # smoothing.Decider snapshot
+    alert: OpenAlert | None = None
+    # Messages (scores and alert events) decided with this state but not yet confirmed
+    # published: a transactional outbox, so a crash between the state write and the
+    # publish re-sends them instead of losing them.
+    outbox: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class StateStore(Protocol):
+    def get_settings(self, camera: str) -> CameraSettings: ...
+
+    def set_settings(self, camera: str, settings: CameraSettings) -> None: ...
+
+    def get_state(self, camera: str) -> CameraState | None: ...
+
+    def transact(self, camera: str, fn: Callable[[CameraState | None], tuple[CameraState, R]]) -> R:
+        """Atomically read the camera's state, apply ``fn`` and write what it returns.
+
+        ``fn`` may run more than once if another writer raced it; it must be pure."""
+
+    def cameras(self) -> list[str]:
+        """Cameras with state or settings."""
+
+    def delete(self, camera: str) -> None: ...
+
+    def close(self) -> None: ...

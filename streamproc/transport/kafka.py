@@ -1,0 +1,381 @@
+"""The Kafka peer of the transport boundary, on kafka-python.
+
+Producers send with acks=all and idempotence, so a retried window is never written
+twice; ``flush`` raises ``TransportError`` if any message since the last flush was not
+delivered. Consumers never auto-commit: ``commit()`` synchronously commits the offsets
+after the records ``poll`` returned, for the partitions the member still owns.
+Everything returned and not committed is delivered again after a rebalance
+(at-least-once). Topics are created only by ``ensure_topics``; streamproc never relies
+on broker auto-creation.
+
+kafka-python clients that fail to bootstrap leak their network thread, so an
+unreachable broker is first waited for with plain TCP probes (exponential backoff up to
+``connect_timeout_s``) and a client is built only once a broker answers.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import kafka
+import kafka.errors as kerr
+from kafka.structs import OffsetAndMetadata, TopicPartition
+
+from streamproc.config.transport import (
+    KafkaTransportConfig,
+    kafka_client_kwargs,
+    kafka_consumer_kwargs,
+    kafka_producer_kwargs,
+)
+from streamproc.transport.base import Record, TopicSpec
+from streamproc.transport.errors import TransportError
+
+log = logging.getLogger(__name__)
+
+C = TypeVar("C")
+
+# Lost to a rebalance: the partition's next owner re-reads from the last commit.
+_REBALANCE_ERRORS = (
+    kerr.CommitFailedError,
+    kerr.RebalanceInProgressError,
+    kerr.IllegalGenerationError,
+    kerr.UnknownMemberIdError,
+)
+
+
+def _hosts(servers: str) -> list[tuple[str, int]]:
+    """``h1:9092,[::1]:9093,h3`` -> ``[("h1", 9092), ("::1", 9093), ("h3", 9092)]``."""
+    out = []
+    for item in filter(None, (s.strip() for s in servers.split(","))):
+        host, sep, port = item.rpartition(":")
+        if not sep or not port.isdigit() or (host.count(":") and not host.endswith("]")):
+            host, port = item, "9092"  # no port given
+        out.append((host.strip("[]"), int(port)))
+    return out
+
+
+def _probe(servers: str, timeout_s: float) -> str | None:
+    """None if some bootstrap server accepts a TCP connection, else why none did."""
+    why = "no bootstrap servers"
+    for host, port in _hosts(servers):
+        try:
+            socket.create_connection((host, port), timeout=timeout_s).close()
+            return None
+        except OSError as err:
+            why = f"{host}:{port}: {err}"
+    return why
+
+
+def _connect(cfg: KafkaTransportConfig, role: str, build: Callable[[int], C]) -> C:
+    """Wait (with backoff) until a bootstrap server accepts TCP, then build the client."""
+    deadline = time.monotonic() + cfg.connect_timeout_s
+    delay = 0.1
+    while (why := _probe(cfg.bootstrap_servers, min(2.0, cfg.connect_timeout_s))) is not None:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise _unreachable(cfg, role, why)
+        log.warning("Kafka %s: no broker reachable (%s); retrying in %.1f s", role, why, delay)
+        time.sleep(min(delay, remaining))
+        delay = min(delay * 2, 5.0)
+    # Reachable: the client's own bootstrap gets the rest of the budget (a starting
+    # broker accepts TCP a little before it serves metadata).
+    budget_ms = max(1_000, int((deadline - time.monotonic()) * 1000))
+    try:
+        return build(budget_ms)
+    except kerr.KafkaError as err:
+        raise _unreachable(cfg, role, f"{type(err).__name__}: {err}") from err
+
+
+def _unreachable(cfg: KafkaTransportConfig, role: str, why: str) -> TransportError:
+    return TransportError(
+        f"Kafka {role}: cannot connect to bootstrap servers {cfg.bootstrap_servers} within "
+        f"{cfg.connect_timeout_s:g} s ({why}). Check that the broker runs "
+        f"(`scripts/services.sh status`) and the transport.bootstrap_servers config key "
+        f"(and security_protocol / sasl_* / ssl_* if the cluster needs them)."
+    )
+
+
+class KafkaTransport:
+    """``Transport`` on a Kafka cluster; connects (with retries) when constructed."""
+
+    def __init__(self, cfg: KafkaTransportConfig) -> None:
+        self._cfg = cfg
+        self._admin = _connect(
+            cfg,
+            "admin",
+            lambda budget_ms: kafka.KafkaAdminClient(
+                **kafka_client_kwargs(cfg),
+                client_id=f"{cfg.client_id_prefix}-admin",
+                bootstrap_timeout_ms=budget_ms,
+            ),
+        )
+
+    def ensure_topics(self, specs: list[TopicSpec]) -> None:
+        try:
+            existing = set(self._admin.list_topics())
+            wanted = {s.name: _new_topic(s) for s in specs if s.name not in existing}
+            if not wanted:
+                return
+            result = self._admin.create_topics(wanted, raise_errors=False)
+        except kerr.KafkaError as err:
+            names = [s.name for s in specs]
+            raise TransportError(f"could not create topics {names}: {err}") from err
+        created, failed = [], []
+        for topic in result["topics"]:
+            code = topic["error_code"]
+            if code == 0:
+                created.append(topic["name"])
+            elif code != kerr.TopicAlreadyExistsError.errno:  # another worker won the race
+                reason = topic.get("error_message") or kerr.for_code(code).__name__
+                failed.append(f"{topic['name']}: {reason}")
+        if failed:
+            raise TransportError(f"Kafka refused to create topics: {'; '.join(failed)}")
+        if not created:
+            return
+        log.info("created Kafka topics %s", created)
+        try:
+            # KRaft accepts a create before every partition has a leader; producing in
+            # that window would wait out max_block_ms.
+            self._admin.wait_for_topics(created, timeout_ms=self._cfg.request_timeout_ms)
+        except kerr.KafkaError as err:
+            raise TransportError(f"topics {created} were created but are not ready: {err}") from err
+
+    def producer(self) -> KafkaTransportProducer:
+        cfg = self._cfg
+
+        def connect() -> kafka.KafkaProducer:
+            return _connect(
+                cfg,
+                "producer",
+                lambda budget_ms: kafka.KafkaProducer(
+                    **kafka_producer_kwargs(cfg), bootstrap_timeout_ms=budget_ms
+                ),
+            )
+
+        return KafkaTransportProducer(connect, cfg)
+
+    def consumer(
+        self, topics: list[str], group: str, client_id: str | None = None
+    ) -> KafkaTransportConsumer:
+        cfg = self._cfg
+        client: kafka.KafkaConsumer = _connect(
+            cfg,
+            "consumer",
+            lambda budget_ms: kafka.KafkaConsumer(
+                **kafka_consumer_kwargs(cfg, group, client_id), bootstrap_timeout_ms=budget_ms
+            ),
+        )
+        try:
+            # Subscribing to a missing topic is silently accepted by Kafka: the member
+            # would just never get partitions. Fail as the memory peer does.
+            missing = [t for t in topics if not client.partitions_for_topic(t)]
+            if missing:
+                raise TransportError(
+                    f"topics {missing} do not exist on {cfg.bootstrap_servers}; create them "
+                    f"first with Transport.ensure_topics (auto-creation is not used)"
+                )
+            client.subscribe(topics)
+        except BaseException as err:
+            client.close(autocommit=False)
+            if isinstance(err, kerr.KafkaError):
+                raise TransportError(f"cannot subscribe to {topics}: {err}") from err
+            raise
+        return KafkaTransportConsumer(client, group, cfg)
+
+    def close(self) -> None:
+        self._admin.close()
+
+
+def _new_topic(spec: TopicSpec) -> dict[str, Any]:
+    configs = {} if spec.retention_ms is None else {"retention.ms": str(spec.retention_ms)}
+    return {
+        "num_partitions": spec.partitions,
+        "replication_factor": spec.replication,
+        "configs": configs,
+    }
+
+
+class KafkaTransportProducer:
+    """Delivery errors arrive on kafka-python's sender thread; ``flush`` reports them.
+
+    kafka-python (3.0.x) treats any non-retriable delivery error of an idempotent,
+    non-transactional producer as fatal: every later send fails with the same error.
+    One oversized window would silence the alerts too, so after a failed flush the
+    client is replaced by a fresh one (new producer id) and the producer stays usable.
+    That swap is why one producer belongs to one thread, like a consumer.
+    """
+
+    def __init__(
+        self, connect: Callable[[], kafka.KafkaProducer], cfg: KafkaTransportConfig
+    ) -> None:
+        self._connect = connect
+        self._client = connect()
+        self._cfg = cfg
+        self._lock = threading.Lock()
+        self._failures: list[str] = []  # since the last flush; a few kept, all counted
+        self._failed = 0
+        self._too_large = False
+        self._closed = False
+
+    def send(
+        self,
+        topic: str,
+        value: bytes,
+        key: bytes | None = None,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> None:
+        if self._closed:
+            raise TransportError("send() on a closed producer")
+        try:
+            future = self._client.send(topic, value=value, key=key, headers=headers or [])
+        except kerr.MessageSizeTooLargeError as err:
+            raise TransportError(
+                f"message to {topic!r} is too large: {err}. Encode windows as jpeg or raise "
+                f"transport.max_request_size ({self._cfg.max_request_size}) and the broker's "
+                f"message.max.bytes"
+            ) from err
+        except kerr.KafkaTimeoutError as err:
+            raise TransportError(
+                f"no metadata for topic {topic!r} within max_block_ms "
+                f"({self._cfg.max_block_ms}): it probably does not exist (create it with "
+                f"Transport.ensure_topics) or {self._cfg.bootstrap_servers} is unreachable"
+            ) from err
+        except kerr.KafkaError as err:
+            raise TransportError(f"send to {topic!r} failed: {err}") from err
+        future.add_errback(self._on_failure, topic)
+
+    def _on_failure(self, topic: str, exc: BaseException) -> None:
+        with self._lock:
+            self._failed += 1
+            self._too_large |= isinstance(exc, kerr.MessageSizeTooLargeError)
+            if len(self._failures) < 3:
+                self._failures.append(f"{topic}: {type(exc).__name__}: {exc}")
+
+    def flush(self, timeout_s: float | None = None) -> None:
+        if self._closed:
+            raise TransportError("flush() on a closed producer")
+        try:
+            self._client.flush(timeout=timeout_s)
+        except kerr.KafkaTimeoutError as err:
+            raise TransportError(f"messages not acknowledged within {timeout_s} s: {err}") from err
+        with self._lock:
+            failed, failures, too_large = self._failed, self._failures, self._too_large
+            self._failed, self._failures, self._too_large = 0, [], False
+        if not failed:
+            return
+        self._client.close(timeout=0)  # everything is settled: nothing in flight is lost
+        self._client = self._connect()
+        hint = (
+            " The broker refused a message as too large: the topic's max.message.bytes "
+            "(or the broker's message.max.bytes) is below transport.max_request_size."
+            if too_large
+            else ""
+        )
+        raise TransportError(
+            f"{failed} message(s) were not delivered to {self._cfg.bootstrap_servers}: "
+            + "; ".join(failures)
+            + hint
+        )
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._client.close(timeout=self._cfg.request_timeout_ms / 1000)
+
+
+class KafkaTransportConsumer:
+    """One group member; like the kafka-python consumer under it, for one thread only."""
+
+    def __init__(self, client: kafka.KafkaConsumer, group: str, cfg: KafkaTransportConfig) -> None:
+        self._client = client
+        self._group = group
+        self._timeout_ms = cfg.request_timeout_ms
+        self._uncommitted: dict[TopicPartition, int] = {}  # next offset to commit
+        self._closed = False
+
+    def poll(self, max_records: int, timeout_s: float) -> list[Record]:
+        self._check_open()
+        try:
+            batches = self._client.poll(timeout_ms=int(timeout_s * 1000), max_records=max_records)
+        except kerr.KafkaError as err:
+            raise TransportError(f"poll failed for group {self._group!r}: {err}") from err
+        out: list[Record] = []
+        for tp, messages in batches.items():
+            out.extend(_record(m) for m in messages)
+            if messages:
+                self._uncommitted[tp] = messages[-1].offset + 1
+        return out
+
+    def commit(self) -> None:
+        self._check_open()
+        owned = self._client.assignment()
+        # Only partitions still owned: a moved one is re-read by its new owner from the
+        # last commit, and committing it here could skip records the owner has not seen.
+        offsets = {
+            tp: OffsetAndMetadata(offset, "", -1)
+            for tp, offset in self._uncommitted.items()
+            if tp in owned
+        }
+        self._uncommitted = {}
+        if not offsets:
+            return
+        try:
+            self._client.commit(offsets, timeout_ms=self._timeout_ms)
+        except _REBALANCE_ERRORS as err:
+            log.warning(
+                "group %r: commit lost to a rebalance (%s); the records are redelivered",
+                self._group,
+                err,
+            )
+        except kerr.KafkaError as err:
+            raise TransportError(f"offset commit failed for group {self._group!r}: {err}") from err
+
+    def assignment(self) -> set[tuple[str, int]]:
+        self._check_open()
+        return {(tp.topic, tp.partition) for tp in self._client.assignment()}
+
+    def lag(self) -> dict[tuple[str, int], int]:
+        """End offset minus position; a partition whose position is unknown is left out."""
+        self._check_open()
+        owned = list(self._client.assignment())
+        if not owned:
+            return {}
+        try:
+            ends = self._client.end_offsets(owned, timeout_ms=self._timeout_ms)
+            lags: dict[tuple[str, int], int] = {}
+            for tp in owned:
+                pos = self._client.position(tp, timeout_ms=self._timeout_ms)
+                if pos is not None and tp in ends:
+                    lags[(tp.topic, tp.partition)] = max(0, ends[tp] - pos)
+            return lags
+        except kerr.KafkaError as err:
+            raise TransportError(f"lag lookup failed for group {self._group!r}: {err}") from err
+
+    def close(self) -> None:
+        # Leaves the group at once (LeaveGroup), so the others rebalance without
+        # waiting out session_timeout_ms; nothing uncommitted is committed.
+        if not self._closed:
+            self._closed = True
+            self._client.close(autocommit=False, timeout_ms=self._timeout_ms)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise TransportError(f"consumer of group {self._group!r} is closed")
+
+
+def _record(m: Any) -> Record:
+    """kafka-python ConsumerRecord -> Record."""
+    return Record(
+        topic=m.topic,
+        partition=m.partition,
+        offset=m.offset,
+        key=m.key,
+        value=m.value if m.value is not None else b"",
+        timestamp_ms=m.timestamp,
+        headers=tuple((k, v) for k, v in (m.headers or ())),
+    )

@@ -1,0 +1,164 @@
+"""The wire format of a frame window: a small binary preamble, a JSON header, raw pixels.
+
+    bytes 0-2   magic b"SPW"
+    byte  3     format version (1)
+    bytes 4-7   header length H, unsigned 32-bit big-endian
+    bytes 8..   H bytes of UTF-8 JSON header (fields below)
+    rest        pixel payload
+
+Header fields: ``camera`` (str), ``seq`` (int, sequence number of the window's first
+frame), ``timestamps`` (list of capture times in unix seconds, one per window frame),
+``context`` (bool: a leading frame, the one before ``seq``, is included so the motion
+channel of the first frame can be computed), ``shape`` ([N, H, W] or [N, H, W, 3],
+N = frames incl. context), ``dtype`` ("uint8"), ``encoding`` ("raw": N*H*W[*3] bytes
+in C order, BGR for colour; "jpeg": N concatenated JPEG images whose byte sizes are in
+``sizes``), optional ``stream`` (id of the capture session: ``seq`` restarts from 0
+when a camera's ingest restarts, and the new id tells the worker so). Unknown header
+fields are ignored, so later versions can add fields.
+
+Nothing is pickled; any language can produce or read it. A gray 240x360 window of 8
+frames plus context is 778 KB raw, under Kafka's default 1 MB message limit; colour or
+larger frames should use ``jpeg``.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import cv2
+import numpy as np
+
+from streamproc.errors import StreamprocError
+
+MAGIC = b"SPW"
+VERSION = 1
+MAX_HEADER = 64 * 1024
+MAX_FRAMES = 256
+
+
+class WireError(StreamprocError):
+    """A message is not a valid frame window; it goes to the dead-letter topic."""
+
+
+@dataclass(frozen=True)
+class WireWindow:
+    camera: str
+    seq: int
+    frames: np.ndarray  # (T, H, W) or (T, H, W, 3) uint8, the window itself
+    timestamps: tuple[float, ...]
+    context: np.ndarray | None = None  # (H, W[, 3]) the frame before ``seq``, if any
+    stream: str = ""  # id of the capture session; sequence numbers restart with a new one
+
+    def all_frames(self) -> np.ndarray:
+        if self.context is None:
+            return self.frames
+        return np.concatenate([self.context[None], self.frames])
+
+
+def encode_window(
+    w: WireWindow, encoding: Literal["raw", "jpeg"] = "raw", quality: int = 90
+) -> bytes:
+    frames = np.ascontiguousarray(w.all_frames(), dtype=np.uint8)
+    header: dict[str, Any] = {
+        "camera": w.camera,
+        "seq": int(w.seq),
+        "timestamps": [float(t) for t in w.timestamps],
+        "context": w.context is not None,
+        "shape": list(frames.shape),
+        "dtype": "uint8",
+        "encoding": encoding,
+    }
+    if w.stream:
+        header["stream"] = w.stream
+    if encoding == "raw":
+        payload = frames.tobytes()
+    else:
+        blobs = []
+        for f in frames:
+            ok, buf = cv2.imencode(".jpg", f, [cv2.IMWRITE_JPEG_QUALITY, quality])
+            if not ok:
+                raise WireError(f"camera {w.camera}: JPEG encoding failed for window {w.seq}")
+            blobs.append(buf.tobytes())
+        header["sizes"] = [len(b) for b in blobs]
+        payload = b"".join(blobs)
+    h = json.dumps(header, separators=(",", ":")).encode()
+    return MAGIC + bytes([VERSION]) + struct.pack(">I", len(h)) + h + payload
+
+
+def _field(header: dict[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:
+    if key not in header:
+        raise WireError(f"header lacks required field {key!r}")
+    value = header[key]
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
+        raise WireError(f"header field {key!r}: expected {kind}, got {type(value).__name__}")
+    return value
+
+
+def decode_window(data: bytes) -> WireWindow:
+    """Parse and validate one message; any problem raises WireError saying what it is."""
+    if len(data) < 8 or data[:3] != MAGIC:
+        raise WireError("not a streamproc frame window (bad magic bytes)")
+    if data[3] != VERSION:
+        raise WireError(f"wire format version {data[3]} is not supported (this reader: {VERSION})")
+    (hlen,) = struct.unpack(">I", data[4:8])
+    if hlen > MAX_HEADER or 8 + hlen > len(data):
+        raise WireError(f"header length {hlen} does not fit the {len(data)}-byte message")
+    try:
+        header = json.loads(data[8 : 8 + hlen])
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise WireError(f"header is not valid JSON: {err}") from None
+    if not isinstance(header, dict):
+        raise WireError("header is not a JSON object")
+    camera = _field(header, "camera", str)
+    seq = _field(header, "seq", int)
+    stamps = _field(header, "timestamps", list)
+    context = bool(_field(header, "context", bool))
+    shape = _field(header, "shape", list)
+    encoding = _field(header, "encoding", str)
+    if header.get("dtype", "uint8") != "uint8":
+        raise WireError(f"dtype {header.get('dtype')!r} is not supported; expected 'uint8'")
+    if not camera or seq < 0:
+        raise WireError("camera must be non-empty and seq >= 0")
+    if (
+        len(shape) not in (3, 4)
+        or not all(isinstance(s, int) and s > 0 for s in shape)
+        or (len(shape) == 4 and shape[3] != 3)
+    ):
+        raise WireError(f"shape must be [N, H, W] or [N, H, W, 3], got {shape}")
+    n = shape[0]
+    if n > MAX_FRAMES or n - int(context) < 1 or len(stamps) != n - int(context):
+        raise WireError(f"{n} frames (context={context}) do not match {len(stamps)} timestamps")
+    payload = data[8 + hlen :]
+    if encoding == "raw":
+        expected = int(np.prod(shape))
+        if len(payload) != expected:
+            raise WireError(f"raw payload is {len(payload)} bytes, shape {shape} needs {expected}")
+        frames = np.frombuffer(payload, np.uint8).reshape(shape)
+    elif encoding == "jpeg":
+        frames = _decode_jpegs(payload, _field(header, "sizes", list), shape)
+    else:
+        raise WireError(f"encoding {encoding!r} is not supported; expected 'raw' or 'jpeg'")
+    times = tuple(float(t) for t in stamps)
+    stream = header.get("stream", "")
+    if not isinstance(stream, str):
+        raise WireError(f"header field 'stream': expected str, got {type(stream).__name__}")
+    if context:
+        return WireWindow(camera, seq, frames[1:], times, frames[0], stream)
+    return WireWindow(camera, seq, frames, times, None, stream)
+
+
+def _decode_jpegs(payload: bytes, sizes: list[Any], shape: list[int]) -> np.ndarray:
+    if len(sizes) != shape[0] or sum(sizes) != len(payload):
+        raise WireError("jpeg sizes do not add up to the payload")
+    out, pos = [], 0
+    flag = cv2.IMREAD_COLOR if len(shape) == 4 else cv2.IMREAD_GRAYSCALE
+    for size in sizes:
+        img = cv2.imdecode(np.frombuffer(payload[pos : pos + size], np.uint8), flag)
+        pos += size
+        if img is None or list(img.shape) != shape[1:]:
+            raise WireError(f"a JPEG frame does not decode to {shape[1:]}")
+        out.append(img)
+    return np.stack(out)

@@ -1,0 +1,225 @@
+"""Ingest: cameras -> windows -> wire messages on the frames topic, with a recording producer."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from streamproc.config.cameras import CameraConfig
+from streamproc.errors import ConfigError
+from streamproc.metrics import REGISTRY
+from streamproc.runtime.ingest import CameraFactory, Ingest
+from streamproc.sources.camera import CameraSource, Clock, SyntheticCamera
+from streamproc.transport.wire import WireWindow, decode_window
+
+
+class RecordingProducer:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, bytes, bytes | None, list[tuple[str, bytes]]]] = []
+        self.flushes = 0
+
+    def send(
+        self,
+        topic: str,
+        value: bytes,
+        key: bytes | None = None,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> None:
+        self.sent.append((topic, value, key, list(headers or [])))
+
+    def flush(self, timeout_s: float | None = None) -> None:
+        self.flushes += 1
+
+    def close(self) -> None:
+        pass
+
+    def windows(self, camera: str) -> list[tuple[WireWindow, dict[str, bytes]]]:
+        return [
+            (decode_window(value), dict(headers))
+            for _, value, key, headers in self.sent
+            if key == camera.encode()
+        ]
+
+
+def synthetic_factory(n_frames: int | None) -> CameraFactory:
+    def make(cfg: CameraConfig, clock: Clock) -> CameraSource:
+        seed = cfg.spec.seed or 0
+        return SyntheticCamera(
+            cfg.id, seed=seed, fps=cfg.source_fps, n_frames=n_frames, clock=clock
+        )
+
+    return make
+
+
+def run_to_end(ingest: Ingest) -> None:
+    ingest.start()
+    assert ingest.join(20), ingest.statuses()
+    assert ingest.finished
+
+
+def test_windows_per_camera_are_contiguous_keyed_and_carry_context(tmp_path: Path) -> None:
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i in range(20):
+        cv2.imwrite(str(folder / f"{i:03d}.png"), np.full((16, 24, 3), 10 * i, np.uint8))
+    video = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter.fourcc(*"MJPG"), 20, (64, 48))
+    for i in range(23):
+        writer.write(np.full((48, 64, 3), 8 * i, np.uint8))
+    writer.release()
+    cams = [
+        CameraConfig(id="ing-folder", source=str(folder), realtime=False),
+        CameraConfig(id="ing-video", source=str(video), realtime=False),
+        CameraConfig(id="ing-off", source="synthetic", enabled=False),
+    ]
+    producer = RecordingProducer()
+    ingest = Ingest(cams, producer, "frames", window_length=4, window_stride=2)
+    assert set(ingest.runners) == {"ing-folder", "ing-video"}  # disabled cameras are not run
+    run_to_end(ingest)
+
+    assert {topic for topic, *_ in producer.sent} == {"frames"}
+    for camera, n, shape in (("ing-folder", 20, (16, 24)), ("ing-video", 23, (48, 64))):
+        windows = producer.windows(camera)
+        assert [w.seq for w, _ in windows] == list(range(0, n - 4 + 1, 2))
+        assert all(h["camera"] == camera.encode() and w.camera == camera for w, h in windows)
+        assert all(w.frames.shape == (4, *shape) for w, _ in windows)  # gray by default
+        first, _ = windows[0]
+        assert first.context is None
+        for (prev, _), (cur, _) in itertools.pairwise(windows):
+            assert cur.context is not None
+            np.testing.assert_array_equal(cur.context, prev.frames[1])  # the frame at seq - 1
+            assert cur.timestamps[0] == prev.timestamps[2]
+        samples = REGISTRY.get_sample_value("streamproc_windows_sent_total", {"camera": camera})
+        assert samples == len(windows)
+        assert ingest.statuses()[camera].state == "finished"
+
+
+def test_sampled_frames_are_numbered_without_gaps() -> None:
+    producer = RecordingProducer()
+    cam = CameraConfig(id="ing-fps", source="synthetic:1", fps=5, source_fps=10, realtime=False)
+    ingest = Ingest(
+        [cam],
+        producer,
+        "frames",
+        window_length=4,
+        window_stride=2,
+        camera_factory=synthetic_factory(40),
+    )
+    run_to_end(ingest)
+    windows = [w for w, _ in producer.windows("ing-fps")]
+    assert [w.seq for w in windows] == list(range(0, 20 - 4 + 1, 2))  # 40 frames at 10 -> 20
+    assert ingest.statuses()["ing-fps"].dropped == 20
+
+
+def test_raw_windows_round_trip_with_labels() -> None:
+    producer = RecordingProducer()
+    cam = CameraConfig(id="ing-raw", source="synthetic:5", realtime=False)
+    ingest = Ingest(
+        [cam],
+        producer,
+        "frames",
+        window_length=8,
+        window_stride=4,
+        camera_factory=synthetic_factory(300),
+    )
+    run_to_end(ingest)
+    reference = SyntheticCamera("ref", seed=5, n_frames=300)
+    reference.open()
+    truth = list(iter(reference.read, None))
+    windows = producer.windows("ing-raw")
+    assert len(windows) == (300 - 8) // 4 + 1
+    saw_anomaly = False
+    for w, headers in windows:
+        np.testing.assert_array_equal(
+            w.frames, np.stack([f.image for f in truth[w.seq : w.seq + 8]])
+        )
+        labels = json.loads(headers["labels"])
+        assert labels == [f.label for f in truth[w.seq : w.seq + 8]]
+        saw_anomaly |= 1 in labels
+    assert saw_anomaly
+
+
+def test_jpeg_fallback_when_raw_exceeds_the_limit(caplog: pytest.LogCaptureFixture) -> None:
+    producer = RecordingProducer()
+    cam = CameraConfig(id="ing-jpeg", source="synthetic", realtime=False)
+    ingest = Ingest(
+        [cam],
+        producer,
+        "frames",
+        window_length=8,
+        window_stride=4,
+        max_message_bytes=300_000,
+        camera_factory=synthetic_factory(40),
+    )
+    with caplog.at_level(logging.INFO, logger="streamproc.runtime.ingest"):
+        run_to_end(ingest)
+    assert len(producer.sent) == 9
+    for _, value, _, _ in producer.sent:
+        assert len(value) <= 300_000 and b'"encoding":"jpeg"' in value[:2000]
+        w = decode_window(value)
+        assert w.frames.shape == (8, 240, 360) and w.frames.dtype == np.uint8
+    switched = [r for r in caplog.records if "sending JPEG" in r.getMessage()]
+    assert len(switched) == 1 and "ing-jpeg" in switched[0].getMessage()
+
+
+def test_window_too_large_even_as_jpeg_is_dropped_and_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    producer = RecordingProducer()
+    cam = CameraConfig(id="ing-huge", source="synthetic", realtime=False)
+    ingest = Ingest(
+        [cam],
+        producer,
+        "frames",
+        window_length=4,
+        window_stride=4,
+        max_message_bytes=2000,
+        camera_factory=synthetic_factory(20),
+    )
+    with caplog.at_level(logging.INFO, logger="streamproc.runtime.ingest"):
+        run_to_end(ingest)
+    assert producer.sent == []
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1 and "resize" in errors[0].getMessage()
+
+
+def test_stop_ends_endless_cameras_and_flushes() -> None:
+    producer = RecordingProducer()
+    cams = [CameraConfig(id=f"ing-live{i}", source="synthetic", realtime=False) for i in range(2)]
+    ingest = Ingest(
+        cams,
+        producer,
+        "frames",
+        window_length=4,
+        window_stride=2,
+        camera_factory=synthetic_factory(None),
+    )
+    ingest.start()
+    deadline = time.monotonic() + 5
+    keys = [b"ing-live0", b"ing-live1"]
+    while time.monotonic() < deadline and not all(
+        sum(key == k for _, _, key, _ in producer.sent) >= 2 for k in keys
+    ):
+        time.sleep(0.01)
+    assert not ingest.finished
+    assert ingest.stop(timeout_s=2)
+    assert ingest.finished and producer.flushes == 1
+    assert {s.state for s in ingest.statuses().values()} == {"stopped"}
+    assert {key for _, _, key, _ in producer.sent} == set(keys)
+
+
+def test_bad_camera_lists_are_config_errors() -> None:
+    producer = RecordingProducer()
+    off = CameraConfig(id="a", source="synthetic", enabled=False)
+    with pytest.raises(ConfigError, match="no enabled camera"):
+        Ingest([off], producer, "frames", window_length=4, window_stride=2)
+    twice = [CameraConfig(id="a", source="synthetic")] * 2
+    with pytest.raises(ConfigError, match=r"these repeat: \['a'\]"):
+        Ingest(twice, producer, "frames", window_length=4, window_stride=2)

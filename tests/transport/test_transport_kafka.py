@@ -1,0 +1,186 @@
+"""The Kafka peer beyond the shared contract, against the real broker (marked ``kafka``),
+plus its config section and connection failure, which need no broker."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import kafka
+import pytest
+from kafka.admin import ConfigResource, ConfigResourceType
+from pydantic import ValidationError
+
+from streamproc.config.transport import (
+    KafkaTransportConfig,
+    TopicsConfig,
+    kafka_client_kwargs,
+    kafka_consumer_kwargs,
+    kafka_producer_kwargs,
+)
+from streamproc.transport import TopicSpec, topic_specs
+from streamproc.transport.errors import TransportError
+from streamproc.transport.kafka import KafkaTransport
+
+
+def fast(bootstrap: str, **extra: Any) -> KafkaTransportConfig:
+    return KafkaTransportConfig(
+        bootstrap_servers=bootstrap,
+        connect_timeout_s=10,
+        max_block_ms=1_500,
+        session_timeout_ms=6_000,
+        heartbeat_interval_ms=300,
+        **extra,
+    )
+
+
+def unique(prefix: str) -> str:
+    return f"test.{prefix}.{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def transport(kafka_bootstrap: str) -> Iterator[KafkaTransport]:
+    tr = KafkaTransport(fast(kafka_bootstrap))
+    yield tr
+    tr.close()
+
+
+@pytest.fixture
+def admin(kafka_bootstrap: str) -> Iterator[Any]:
+    client = kafka.KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    yield client
+    client.close()
+
+
+# -- config section --------------------------------------------------------------------
+
+
+def test_sasl_needs_mechanism_user_and_password_and_names_what_is_missing() -> None:
+    with pytest.raises(ValidationError, match="needs sasl_mechanism, sasl_username, sasl_pass"):
+        KafkaTransportConfig(security_protocol="SASL_SSL")
+    with pytest.raises(ValidationError, match=r"SASL_PLAINTEXT needs sasl_password \["):
+        KafkaTransportConfig(
+            security_protocol="SASL_PLAINTEXT", sasl_mechanism="PLAIN", sasl_username="u"
+        )
+    with pytest.raises(ValidationError, match="sasl_username set but security_protocol is PLAIN"):
+        KafkaTransportConfig(sasl_username="u")
+
+
+def test_other_cross_field_checks() -> None:
+    with pytest.raises(ValidationError, match="ssl_keyfile is set without ssl_certfile"):
+        KafkaTransportConfig(security_protocol="SSL", ssl_keyfile="k.pem")
+    with pytest.raises(ValidationError, match="heartbeat_interval_ms"):
+        KafkaTransportConfig(heartbeat_interval_ms=10_000, session_timeout_ms=10_000)
+    with pytest.raises(ValidationError, match="compression_type"):
+        KafkaTransportConfig(compression_type="lz4")
+    with pytest.raises(ValidationError, match="bootstrap_server"):
+        KafkaTransportConfig(bootstrap_server="x:9092")  # type: ignore[call-arg]
+
+
+def test_client_kwargs_carry_the_secret_and_every_key_is_known_to_kafka_python() -> None:
+    cfg = KafkaTransportConfig(
+        bootstrap_servers="b1:9093, b2:9093",
+        security_protocol="SASL_SSL",
+        sasl_mechanism="SCRAM-SHA-512",
+        sasl_username="svc",
+        sasl_password="s3cret",
+        ssl_cafile="ca.pem",
+    )
+    assert "s3cret" not in repr(cfg) and "s3cret" not in cfg.model_dump_json()
+    common = kafka_client_kwargs(cfg)
+    assert common["bootstrap_servers"] == ["b1:9093", "b2:9093"]
+    assert common["sasl_plain_password"] == "s3cret"
+    assert common["ssl_cafile"] == "ca.pem" and "ssl_certfile" not in common
+    producer = kafka_producer_kwargs(cfg)
+    assert producer["acks"] == "all" and producer["enable_idempotence"] is True
+    consumer = kafka_consumer_kwargs(cfg, "workers")
+    assert consumer["enable_auto_commit"] is False and consumer["group_id"] == "workers"
+    # An unknown key would only fail when a client is built against a live broker.
+    assert set(common) <= set(kafka.KafkaAdminClient.DEFAULT_CONFIG)
+    assert set(producer) <= set(kafka.KafkaProducer.DEFAULT_CONFIG)
+    assert set(consumer) <= set(kafka.KafkaConsumer.DEFAULT_CONFIG)
+
+
+def test_topic_specs_use_the_kafka_topic_defaults() -> None:
+    cfg = KafkaTransportConfig(partitions=6, replication=3, retention_ms=3_600_000)
+    specs = topic_specs(cfg, TopicsConfig(publish_scores=True))
+    assert {s.name for s in specs} == {
+        "streamproc.frames",
+        "streamproc.scores",
+        "streamproc.alerts",
+        "streamproc.dead-letter",
+    }
+    assert {(s.partitions, s.replication, s.retention_ms) for s in specs} == {(6, 3, 3_600_000)}
+
+
+def test_unreachable_bootstrap_fails_fast_with_advice_and_leaks_no_threads() -> None:
+    threads = threading.active_count()
+    start = time.monotonic()
+    with pytest.raises(TransportError) as err:
+        KafkaTransport(KafkaTransportConfig(bootstrap_servers="127.0.0.1:1", connect_timeout_s=1))
+    assert 0.9 < time.monotonic() - start < 3
+    assert "127.0.0.1:1" in str(err.value) and "scripts/services.sh status" in str(err.value)
+    assert "transport.bootstrap_servers" in str(err.value)
+    assert threading.active_count() == threads
+
+
+# -- against the broker ----------------------------------------------------------------
+
+
+@pytest.mark.kafka
+def test_ensure_topics_creates_partitions_and_retention(
+    transport: KafkaTransport, admin: Any
+) -> None:
+    name = unique("kafka")
+    transport.ensure_topics([TopicSpec(name, 3, 1, 3_600_000)])
+    (topic,) = admin.describe_topics([name])
+    assert len(topic["partitions"]) == 3
+    configs = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, name)])
+    assert configs["topic"][name]["retention.ms"]["value"] == "3600000"
+    transport.ensure_topics([TopicSpec(name, 5)])  # exists: left as it is
+    (topic,) = admin.describe_topics([name])
+    assert len(topic["partitions"]) == 3
+
+
+@pytest.mark.kafka
+def test_losing_the_create_race_is_tolerated(
+    transport: KafkaTransport, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = unique("kafka")
+    transport.ensure_topics([TopicSpec(name, 2)])
+    # Another worker created it between our list and our create: TopicAlreadyExists.
+    monkeypatch.setattr(transport._admin, "list_topics", lambda: [])
+    transport.ensure_topics([TopicSpec(name, 2)])
+
+
+@pytest.mark.kafka
+def test_impossible_topics_fail_with_the_brokers_reason(transport: KafkaTransport) -> None:
+    with pytest.raises(TransportError, match=r"refused.*replication factor of 3"):
+        transport.ensure_topics([TopicSpec(unique("kafka"), 1, replication=3)])
+
+
+@pytest.mark.kafka
+def test_flush_reports_a_refused_message_and_the_producer_recovers(
+    transport: KafkaTransport, admin: Any
+) -> None:
+    name = unique("small")
+    admin.create_topics(
+        {
+            name: {
+                "num_partitions": 1,
+                "replication_factor": 1,
+                "configs": {"max.message.bytes": "2000"},
+            }
+        }
+    )
+    admin.wait_for_topics([name])
+    producer = transport.producer()
+    producer.send(name, bytes(10_000))  # under max_request_size, over the topic's limit
+    with pytest.raises(TransportError, match=r"1 message.*not delivered.*too large"):
+        producer.flush(10)
+    producer.send(name, b"small")  # kafka-python alone would fail this one too
+    producer.flush(10)
+    producer.close()
