@@ -21,6 +21,7 @@ from typing import Any
 
 from streamproc.alerts.lifecycle import Calibrated, Policy
 from streamproc.config import StreamprocConfig
+from streamproc.config.data import WindowConfig
 from streamproc.metrics import serve_metrics
 from streamproc.model.artifact import Artifact, load_artifact
 from streamproc.runtime.ingest import Ingest
@@ -63,14 +64,18 @@ class Pipeline:
     workers: list[StreamWorker] = field(default_factory=list)
     ingest: Ingest | None = None
     _threads: list[threading.Thread] = field(default_factory=list)
+    _window: WindowConfig = field(default_factory=WindowConfig)
 
-    def start(self, ingest: bool = True, workers: int | None = None) -> None:
+    def start(self, ingest: bool = True, workers: int | None = None, scorer: bool = True) -> None:
         cfg = self.cfg
         art = load_artifact(self.artifact_dir)
         self.transport = self.transport or make_transport(cfg.transport)
         self.transport.ensure_topics(topic_specs(cfg.transport, cfg.topics))
-        self.store = self.store or make_store(cfg.state)
-        self.scorer = self.scorer or make_scorer(cfg, self.artifact_dir)
+        n_workers = workers if workers is not None else cfg.worker.workers
+        if n_workers:
+            self.store = self.store or make_store(cfg.state)
+            if scorer:
+                self.scorer = self.scorer or make_scorer(cfg, self.artifact_dir)
         if cfg.metrics.port:
             try:
                 serve_metrics(cfg.metrics.port)
@@ -79,19 +84,25 @@ class Pipeline:
                     "metrics port %d unavailable (%s); metrics disabled", cfg.metrics.port, err
                 )
         policy = Policy(cfg.threshold, cfg.smoothing, cfg.alerts)
-        for i in range(workers if workers is not None else cfg.worker.workers):
+        for i in range(n_workers):
             self.add_worker(policy, calibrated_from(art), f"worker-{i}")
+        self._window = art.config.data.window
         if ingest:
-            w = art.config.data.window
-            self.ingest = Ingest(
-                cfg.cameras.enabled(),
-                self.transport.producer(),
-                cfg.topics.frames,
-                window_length=w.length,
-                window_stride=w.stride,
-                max_message_bytes=cfg.worker.max_message_bytes,
-            )
-            self.ingest.start()
+            self.start_ingest()
+
+    def start_ingest(self) -> None:
+        """Start the cameras (separately callable, so a benchmark can warm the model up first)."""
+        assert self.transport is not None
+        w = self._window
+        self.ingest = Ingest(
+            self.cfg.cameras.enabled(),
+            self.transport.producer(),
+            self.cfg.topics.frames,
+            window_length=w.length,
+            window_stride=w.stride,
+            max_message_bytes=self.cfg.worker.max_message_bytes,
+        )
+        self.ingest.start()
 
     def add_worker(self, policy: Policy, cal: Calibrated, name: str) -> StreamWorker:
         assert self.transport is not None and self.store is not None and self.scorer is not None

@@ -19,6 +19,8 @@ from streamproc.config.threshold import ThresholdConfig
 from streamproc.smoothing.decision import Decider
 from streamproc.threshold.base import CameraSettings, CameraState, OpenAlert
 
+STD_FLOOR = 0.25
+
 
 @dataclass(frozen=True)
 class Calibrated:
@@ -45,7 +47,10 @@ def threshold_for(
     k = settings.threshold_k if settings.threshold_k is not None else (p.threshold.k or cal.k)
     s = state.stats
     if p.threshold.mode == "adaptive" and s.count >= p.threshold.min_samples:
-        return s.mean + k * math.sqrt(max(s.var, 0.0))
+        # The std is floored at a fraction of the calibrated one: a static scene has
+        # almost no variance and would otherwise alert on its own ordinary frames.
+        std = max(math.sqrt(max(s.var, 0.0)), STD_FLOOR * cal.std)
+        return s.mean + k * std
     return cal.mean + k * cal.std
 
 
@@ -71,6 +76,7 @@ def _event(
             start_seq=a.start_seq,
             start_time=a.start_time,
             end_time=end_time,
+            end_seq=a.last_active_seq if kind == "end" else None,
             peak_score=a.peak_score,
             current_score=score,
             threshold=thr,

@@ -42,6 +42,9 @@ class AlertEvent(BaseModel):
     end_time: float | None = Field(
         None, description="Capture time of the last anomalous frame (end only)."
     )
+    end_seq: int | None = Field(
+        None, description="Sequence number of the last anomalous frame (end only)."
+    )
     peak_score: float = Field(description="Highest smoothed score so far in the incident.")
     current_score: float = Field(description="Smoothed score at this message.")
     threshold: float = Field(description="Threshold in force when this message was decided.")

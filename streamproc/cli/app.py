@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from streamproc.cli import bench, config_cmd
+from streamproc.cli import bench, config_cmd, serve_cmd
 from streamproc.cli.evaluate import evaluate
+from streamproc.cli.roles import ingest, worker
 from streamproc.cli.run import run
 from streamproc.cli.train import train
 from streamproc.model.registry import MODELS
@@ -18,6 +19,9 @@ app = typer.Typer(
 app.command("train")(train)
 app.command("eval")(evaluate)
 app.command("run")(run)
+app.command("ingest")(ingest)
+app.command("worker")(worker)
+app.add_typer(serve_cmd.app, name="serve")
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(bench.app, name="bench")
 

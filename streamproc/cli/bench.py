@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
 
 from streamproc.cli.common import console, friendly_errors
+from streamproc.errors import ConfigError
 from streamproc.evaluation.benchmark import run_benchmark
+from streamproc.evaluation.pipeline_bench import run_pipeline_bench
 from streamproc.model.registry import MODELS, get_entry
 
 app = typer.Typer(help="Benchmarks (results go into BENCHMARKS.md).", no_args_is_help=True)
@@ -32,3 +35,35 @@ def detection(
     result = run_benchmark(data, out, model, epochs, reuse, log=lambda s: console.print(s))
     typer.echo((out / "table.md").read_text())
     console.print(f"results: {out / 'results.json'} ({len(result['rows'])} rows)")
+
+
+@app.command("pipeline")
+@friendly_errors
+def pipeline(
+    data: Path = typer.Option(..., "--data", help="Labelled dataset; each test clip = a camera."),
+    artifact: Path = typer.Option(..., "--artifact", help="Model artifact."),
+    transport: str = typer.Option("memory", "--transport", help="kafka or memory."),
+    report: Path = typer.Option(..., "--report", help="JSON report to write."),
+    scoring: str = typer.Option("serve", "--scoring", help="serve (Ray Serve) or local."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Stream worker threads."),
+    fps: float | None = typer.Option(None, "--fps", help="Pace each camera (default: unpaced)."),
+    timeout: float = typer.Option(1800, "--timeout", help="Give up after seconds."),
+) -> None:
+    """Replay every test clip as a camera through the full pipeline and measure it."""
+    if transport not in ("kafka", "memory"):
+        raise ConfigError(f"--transport must be kafka or memory, got {transport!r}")
+    if scoring not in ("serve", "local"):
+        raise ConfigError(f"--scoring must be serve or local, got {scoring!r}")
+    result = run_pipeline_bench(
+        data,
+        artifact,
+        "kafka" if transport == "kafka" else "memory",
+        "serve" if scoring == "serve" else "local",
+        workers,
+        timeout,
+        fps,
+        log=lambda s: console.print(s),
+    )
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.write_text(json.dumps(result, indent=2))
+    typer.echo(json.dumps(result, indent=2))

@@ -26,9 +26,11 @@ class ScoringConfig(StrictModel):
         "data.preprocess.motion other than 'none').",
     )
     normalize_pixels: bool = Field(
-        True,
+        False,
         description=(
-            "Divide each pixel's error by its mean over held-out normal windows (calibration)."
+            "Divide each pixel's error by its mean over held-out normal windows (calibration). "
+            "Off by default: it also divides away the error where normal activity happens "
+            "(the walkway), which is where vehicles appear on UCSD Ped2."
         ),
     )
     knn_k: int = Field(5, ge=1, le=100, description="Neighbours for latent-knn.")

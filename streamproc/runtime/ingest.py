@@ -32,7 +32,7 @@ from streamproc.sources.camera import CameraSource, Clock, Frame, open_camera
 from streamproc.sources.runner import CameraRunner, CameraStatus
 from streamproc.transport.base import Producer
 from streamproc.transport.wire import WireWindow, encode_window
-from streamproc.windowing.windows import Windower
+from streamproc.windowing.windows import Window, Windower
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +101,7 @@ class Ingest:
                 clock=clock,
                 sleep=sleep,
                 queue_size=queue_size,
+                on_end=self._on_end,
             )
             for c in enabled
         }
@@ -140,8 +141,17 @@ class Ingest:
         pipe = self._pipes[camera_id]
         pipe.labels.append(frame.label)
         window = pipe.windower.push(frame.image, frame.timestamp)
-        if window is None:
-            return
+        if window is not None:
+            self._send(camera_id, pipe, window)
+
+    def _on_end(self, camera_id: str) -> None:
+        """A finite source ended: send the end-aligned tail window so every frame is scored."""
+        pipe = self._pipes[camera_id]
+        window = pipe.windower.flush()
+        if window is not None:
+            self._send(camera_id, pipe, window)
+
+    def _send(self, camera_id: str, pipe: _CameraPipe, window: Window) -> None:
         wire = WireWindow(
             camera_id, window.seq, window.frames, window.timestamps, window.context, self.stream
         )

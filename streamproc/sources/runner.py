@@ -120,12 +120,14 @@ class CameraRunner:
         sleep: Callable[[float], object] | None = None,
         rng: random.Random | None = None,
         queue_size: int = 8,
+        on_end: Callable[[str], None] | None = None,
     ) -> None:
         if queue_size < 1:
             raise ValueError(f"queue_size must be >= 1, got {queue_size}")
         self.cfg, self.camera_id = cfg, cfg.id
         self.camera = camera if camera is not None else open_camera(cfg, clock)
         self._on_frame, self._clock = on_frame, clock
+        self._on_end = on_end  # called once a finite source has delivered its last frame
         self._stop = threading.Event()
         self._sleep = sleep if sleep is not None else self._stop.wait
         self._sampler = FpsSampler(cfg.fps)
@@ -334,6 +336,11 @@ class CameraRunner:
             else:
                 with self._cond:
                     self._frames += 1
+        if final == "finished" and self._on_end is not None:
+            try:
+                self._on_end(self.camera_id)
+            except Exception as err:
+                self._consumer_failed(err)
         self._set_state(final)
         self._m_up.set(0)
 

@@ -62,6 +62,17 @@ class Windower:
         if self._emitted and self._since_emit < self.stride:
             return None
         self._emitted, self._since_emit = True, 0
+        return self._window()
+
+    def flush(self) -> Window | None:
+        """At the end of a finite source: a last window aligned to the final frame, if
+        frames arrived since the last window (as ``window_starts`` does offline)."""
+        if self._since_emit == 0 or len(self._buf) < self.length:
+            return None
+        self._since_emit = 0
+        return self._window()
+
+    def _window(self) -> Window:
         items = list(self._buf)
         context = items[0][1] if len(items) > self.length else None
         seqs, frames, times = zip(*items[-self.length :], strict=True)

@@ -18,6 +18,7 @@ from streamproc.metrics import REGISTRY
 from streamproc.runtime.ingest import CameraFactory, Ingest
 from streamproc.sources.camera import CameraSource, Clock, SyntheticCamera
 from streamproc.transport.wire import WireWindow, decode_window
+from streamproc.windowing.windows import window_starts
 
 
 class RecordingProducer:
@@ -87,15 +88,17 @@ def test_windows_per_camera_are_contiguous_keyed_and_carry_context(tmp_path: Pat
     assert {topic for topic, *_ in producer.sent} == {"frames"}
     for camera, n, shape in (("ing-folder", 20, (16, 24)), ("ing-video", 23, (48, 64))):
         windows = producer.windows(camera)
-        assert [w.seq for w, _ in windows] == list(range(0, n - 4 + 1, 2))
+        # Stride-aligned windows, then the end-aligned tail: the offline window_starts.
+        assert [w.seq for w, _ in windows] == window_starts(n, 4, 2)
         assert all(h["camera"] == camera.encode() and w.camera == camera for w, h in windows)
         assert all(w.frames.shape == (4, *shape) for w, _ in windows)  # gray by default
         first, _ = windows[0]
         assert first.context is None
         for (prev, _), (cur, _) in itertools.pairwise(windows):
             assert cur.context is not None
-            np.testing.assert_array_equal(cur.context, prev.frames[1])  # the frame at seq - 1
-            assert cur.timestamps[0] == prev.timestamps[2]
+            step = cur.seq - prev.seq  # the stride, or less for the end-aligned tail
+            np.testing.assert_array_equal(cur.context, prev.frames[step - 1])  # frame seq - 1
+            assert cur.timestamps[0] == prev.timestamps[step]
         samples = REGISTRY.get_sample_value("streamproc_windows_sent_total", {"camera": camera})
         assert samples == len(windows)
         assert ingest.statuses()[camera].state == "finished"

@@ -66,3 +66,12 @@ def test_live_windows_carry_the_frame_before_as_context() -> None:
     wins = [o for o in outs if o is not None]
     assert wins[0].context is None and wins[0].seq == 0
     assert wins[1].seq == 2 and wins[1].context is not None and float(wins[1].context[0]) == 1.0
+
+
+def test_flush_emits_an_end_aligned_tail_like_offline() -> None:
+    w = Windower("cam", length=4, stride=3)
+    seqs = [o.seq for i in range(11) if (o := w.push(np.zeros(1, np.float32), float(i)))]
+    tail = w.flush()
+    assert tail is not None
+    assert [*seqs, tail.seq] == window_starts(11, 4, 3)  # [0, 3, 6, 7]
+    assert w.flush() is None  # nothing new since

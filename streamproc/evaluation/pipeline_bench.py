@@ -1,0 +1,245 @@
+"""`streamproc bench pipeline`: replay every test clip of a labelled dataset as its own
+camera through the full path (ingest -> frames topic -> worker -> model -> state ->
+scores/alerts topics), read back what the pipeline published, and compare it with the
+detection core's own streaming evaluation of the same artifact."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import cv2
+import numpy as np
+
+from streamproc.config import StreamprocConfig
+from streamproc.config.cameras import CameraConfig
+from streamproc.config.state import EmbeddedStateConfig, RedisStateConfig
+from streamproc.config.transport import KafkaTransportConfig, MemoryTransportConfig, TopicsConfig
+from streamproc.errors import ConfigError
+from streamproc.evaluation.metrics import micro_auc
+from streamproc.evaluation.runner import report_for, score_dataset
+from streamproc.model.artifact import load_artifact
+from streamproc.pipeline import Pipeline
+from streamproc.serving.scorer import ScoreRequest, ScoringService
+from streamproc.sources.dataset import open_split
+from streamproc.sources.frames import read_frames
+from streamproc.transport.base import Record
+from streamproc.windowing.windows import window_starts
+
+
+@dataclass
+class Collected:
+    scores: dict[tuple[str, int], dict[str, Any]]
+    received_at: dict[tuple[str, int], float]
+    alerts: list[dict[str, Any]]
+    redelivered: int
+
+
+def bench_config(
+    transport: Literal["kafka", "memory"],
+    scoring: Literal["serve", "local"],
+    run_id: str,
+    state_dir: Path,
+    workers: int,
+) -> StreamprocConfig:
+    cfg = StreamprocConfig()
+    if transport == "kafka":
+        bootstrap = os.environ.get("STREAMPROC_KAFKA_BOOTSTRAP")
+        redis = os.environ.get("STREAMPROC_REDIS_URL")
+        if not bootstrap or not redis:
+            raise ConfigError(
+                "--transport kafka reads STREAMPROC_KAFKA_BOOTSTRAP and STREAMPROC_REDIS_URL; "
+                'run `eval "$(scripts/services.sh start)"` first'
+            )
+        cfg.transport = KafkaTransportConfig(bootstrap_servers=bootstrap, partitions=12)
+        cfg.state = RedisStateConfig(url=redis, key_prefix=f"bench-{run_id}")
+    else:
+        cfg.transport = MemoryTransportConfig(partitions=12)
+        cfg.state = EmbeddedStateConfig(path=str(state_dir / "state.db"))
+    cfg.topics = TopicsConfig(
+        frames=f"bench.{run_id}.frames",
+        scores=f"bench.{run_id}.scores",
+        alerts=f"bench.{run_id}.alerts",
+        dead_letter=f"bench.{run_id}.dead-letter",
+        publish_scores=True,
+    )
+    cfg.serving.mode = scoring
+    cfg.worker.workers = workers
+    cfg.metrics.port = None
+    return cfg
+
+
+def collect(records: list[Record], into: Collected, scores_topic: str) -> None:
+    now = time.time()
+    for rec in records:
+        payload = json.loads(rec.value)
+        if rec.topic == scores_topic:
+            key = (payload["camera"], int(payload["seq"]))
+            if key in into.scores:
+                into.redelivered += 1
+                continue
+            into.scores[key] = payload
+            into.received_at[key] = now
+        else:
+            into.alerts.append(payload)
+
+
+def intervals(labels: np.ndarray) -> list[tuple[int, int]]:
+    """Inclusive [start, end] runs of 1s."""
+    edges = np.flatnonzero(np.diff(np.r_[0, labels.astype(int), 0]))
+    return [(int(a), int(b) - 1) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+
+
+def alert_quality(alerts: list[dict[str, Any]], labels: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Alert events (deduplicated by id) against ground-truth anomalous intervals."""
+    unique = {(a["event_id"], a["kind"], a["seq"]): a for a in alerts}
+    starts: dict[str, list[dict[str, Any]]] = {}
+    for a in unique.values():
+        if a["kind"] == "start":
+            starts.setdefault(a["event_id"], []).append(a)
+    ends = {a["event_id"]: a for a in unique.values() if a["kind"] == "end"}
+    events = []
+    for eid, msgs in starts.items():
+        first = msgs[0]
+        end = ends.get(eid)
+        last = int(end["end_seq"]) if end else 10**9  # still open at the end of the run
+        events.append((first["camera"], int(first["start_seq"]), last))
+    hits, found = 0, 0
+    gt = {cam: intervals(lab) for cam, lab in labels.items()}
+    for cam, first_seq, last_seq in events:
+        hits += any(first_seq <= hi and lo <= last_seq for lo, hi in gt.get(cam, []))
+    total_gt = sum(len(v) for v in gt.values())
+    for cam, ivs in gt.items():
+        found += sum(
+            any(f <= hi and lo <= last for c, f, last in events if c == cam) for lo, hi in ivs
+        )
+    return {
+        "alert_events": len(events),
+        "gt_intervals": total_gt,
+        "alert_precision": hits / len(events) if events else 0.0,
+        "alert_recall": found / total_gt if total_gt else 0.0,
+        "duplicate_alerts": sum(len(m) - 1 for m in starts.values()),
+        "alert_messages_redelivered": len(alerts) - len(unique),
+    }
+
+
+def raw_throughput(artifact: Path, data: Path, batch: int) -> float:
+    """Frames per second of the model scoring the same windows in batches, in-process."""
+    service = ScoringService(artifact, "auto")
+    w = service.artifact.config.data.window
+    frames_total, seconds = 0, 0.0
+    for clip in open_split(data, "test"):
+        # Cameras send gray frames by default; convert as the camera runner does.
+        gray = np.stack(
+            [
+                f if f.ndim == 2 else cv2.cvtColor(f, cv2.COLOR_BGR2GRAY)
+                for f in read_frames(clip.path)
+            ]
+        )
+        starts = window_starts(len(gray), w.length, w.stride)
+        reqs = [
+            ScoreRequest(clip.name, s, gray[s : s + w.length], gray[s - 1] if s > 0 else None)
+            for s in starts
+        ]
+        t0 = time.perf_counter()
+        for i in range(0, len(reqs), batch):
+            service.score(reqs[i : i + batch])
+        seconds += time.perf_counter() - t0
+        frames_total += len(gray)
+    return frames_total / seconds
+
+
+def run_pipeline_bench(
+    data: Path,
+    artifact: Path,
+    transport: Literal["kafka", "memory"],
+    scoring: Literal["serve", "local"] = "serve",
+    workers: int = 1,
+    timeout_s: float = 1800,
+    fps: float | None = None,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    art = load_artifact(artifact)
+    clips = open_split(data, "test", require_labels=True)
+    labels = {f"clip-{c.name}": c.labels for c in clips if c.labels is not None}
+    run_id = uuid.uuid4().hex[:8]
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = bench_config(transport, scoring, run_id, Path(tmp), workers)
+        cfg.smoothing = art.config.smoothing
+        cfg.cameras.cameras = [
+            CameraConfig(
+                id=f"clip-{c.name}",
+                source=str(c.path),
+                source_fps=fps or 10.0,
+                realtime=fps is not None,
+            )
+            for c in clips
+        ]
+        expected = {cam: len(lab) for cam, lab in labels.items()}
+        total = sum(expected.values())
+        pipe = Pipeline(cfg, artifact)
+        log(
+            f"run {run_id}: {len(clips)} cameras, {total} frames, transport {transport}, "
+            f"scoring {scoring}, {workers} worker(s)"
+        )
+        pipe.start(ingest=False)  # model and workers up first: startup is not throughput
+        assert pipe.transport is not None
+        collector = pipe.transport.consumer(
+            [cfg.topics.scores, cfg.topics.alerts], f"bench-collector-{run_id}"
+        )
+        got = Collected({}, {}, [], 0)
+        t0 = time.time()
+        pipe.start_ingest()
+        deadline = t0 + timeout_s
+        while len(got.scores) < total and time.time() < deadline:
+            collect(collector.poll(500, 0.5), got, cfg.topics.scores)
+        t_end = max(got.received_at.values(), default=time.time())
+        collect(collector.poll(500, 2.0), got, cfg.topics.scores)  # trailing alert ends
+        collector.close()
+        pipe.stop()
+    published = {
+        cam: np.array(
+            [
+                got.scores[(cam, i)]["smoothed"] if (cam, i) in got.scores else np.nan
+                for i in range(n)
+            ]
+        )
+        for cam, n in expected.items()
+    }
+    complete = {cam: s for cam, s in published.items() if not np.isnan(s).any()}
+    w = art.config.data.window
+    lost = sum(
+        any((cam, f) not in got.scores for f in range(s, s + w.length))
+        for cam, n in expected.items()
+        for s in window_starts(n, w.length, w.stride)
+    )
+    lat = np.array([got.received_at[k] - got.scores[k]["time"] for k in got.scores])
+    scored = score_dataset(art, data, art.config.evaluation.batch_size)
+    eval_rep, _ = report_for(scored, "streaming", art.threshold, art.config, {})
+    return {
+        "run": run_id,
+        "transport": transport,
+        "scoring": scoring,
+        "workers": workers,
+        "paced_fps": fps,
+        "cameras": len(clips),
+        "frames": total,
+        "frames_scored": len(got.scores),
+        "windows_lost": lost,
+        "micro_auc": micro_auc(complete, {k: labels[k] for k in complete}) if complete else None,
+        "eval_micro_auc": eval_rep["micro_auc"],
+        **alert_quality(got.alerts, labels),
+        "frames_per_s": len(got.scores) / max(t_end - t0, 1e-9),
+        "raw_frames_per_s": raw_throughput(artifact, data, cfg.serving.max_batch_size),
+        "p50_latency_ms": float(np.percentile(lat, 50) * 1000) if lat.size else None,
+        "p99_latency_ms": float(np.percentile(lat, 99) * 1000) if lat.size else None,
+        "score_messages_redelivered": got.redelivered,
+        "model_version": art.version,
+    }

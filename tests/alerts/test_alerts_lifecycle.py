@@ -1,0 +1,87 @@
+from streamproc.alerts.lifecycle import Calibrated, Policy, apply_scores, threshold_for
+from streamproc.alerts.schema import AlertEvent, event_id
+from streamproc.config.alerts import AlertsConfig
+from streamproc.config.smoothing import SmoothingConfig
+from streamproc.config.threshold import ThresholdConfig
+from streamproc.threshold.base import CameraSettings, CameraState
+
+CAL = Calibrated(mean=1.0, std=0.5, k=2.0, model_version="v1")  # threshold 2.0
+POLICY = Policy(
+    ThresholdConfig(mode="calibrated"),
+    SmoothingConfig(kind="none", persistence_k=2, persistence_n=3, exit_ratio=0.8),
+    AlertsConfig(cooldown_frames=3, update_every_frames=4),
+)
+
+
+def run(
+    scores: list[float],
+    state: CameraState | None = None,
+    first: int = 0,
+    stream: str = "s1",
+    policy: Policy = POLICY,
+    t0: float = 100.0,
+) -> CameraState:
+    times = [t0 + first + i for i in range(len(scores))]
+    return apply_scores(
+        state, "cam", first, scores, times, CameraSettings(), CAL, policy, stream=stream
+    )
+
+
+def alerts(state: CameraState) -> list[AlertEvent]:
+    return [AlertEvent(**m["payload"]) for m in state.outbox if m["topic"] == "alerts"]
+
+
+def test_one_incident_is_one_event_through_a_flicker() -> None:
+    # 5 high frames, a 2-frame dip (shorter than the cooldown), 3 high, then quiet.
+    st = run([0.5] * 3 + [5.0] * 5 + [0.5] * 2 + [5.0] * 3 + [0.5] * 8)
+    ev = alerts(st)
+    assert [e.kind for e in ev].count("start") == 1 and ev[-1].kind == "end"
+    assert len({e.event_id for e in ev}) == 1
+    assert ev[0].event_id == event_id("cam", 4, "v1")  # 2nd high frame: k-of-n = 2 of 3
+    # k-of-n still holds one frame after the last high score (2 of the last 3).
+    assert ev[-1].end_time == 100.0 + 13 and ev[0].peak_score <= ev[-1].peak_score == 5.0
+    assert st.alert is None
+
+
+def test_overlap_and_redelivery_are_applied_once() -> None:
+    st = run([0.5, 0.6, 0.7, 0.8])
+    again = run([0.5, 0.6, 0.7, 0.8, 0.9, 1.0], st, first=0)  # overlaps 0..3
+    scores = [m["payload"]["seq"] for m in again.outbox if m["topic"] == "scores"]
+    assert scores == [0, 1, 2, 3, 4, 5] and again.last_seq == 5
+
+
+def test_new_capture_session_restarts_sequence_and_closes_incident() -> None:
+    st = run([5.0] * 4)
+    assert st.alert is not None
+    st.outbox.clear()
+    restarted = run([0.5, 0.5], st, first=0, stream="s2", t0=200.0)
+    assert [e.kind for e in alerts(restarted)] == ["end"]
+    assert restarted.stream == "s2" and restarted.last_seq == 1
+    late = apply_scores(
+        restarted, "cam", 9, [9.0], [50.0], CameraSettings(), CAL, POLICY, stream="s1"
+    )
+    assert late.last_seq == 1  # a late window of the old session changes nothing
+
+
+def test_threshold_sources() -> None:
+    st = CameraState()
+    assert threshold_for(st, CameraSettings(), CAL, POLICY) == 2.0
+    assert threshold_for(st, CameraSettings(threshold=7.0), CAL, POLICY) == 7.0
+    assert threshold_for(st, CameraSettings(threshold_k=4.0), CAL, POLICY) == 3.0
+    adaptive = Policy(
+        ThresholdConfig(mode="adaptive", min_samples=50, halflife_frames=100),
+        POLICY.smoothing,
+        POLICY.alerts,
+    )
+    st = run([0.2] * 60, policy=adaptive)
+    assert st.stats.count == 60 and st.alert is None
+    # A static scene has no variance: the std floor keeps ordinary frames below threshold.
+    assert threshold_for(st, CameraSettings(), CAL, adaptive) > 0.2
+
+
+def test_alert_events_validate_against_schema() -> None:
+    st = run([5.0] * 10)
+    for e in alerts(st):
+        assert e.camera == "cam" and e.model_version == "v1" and e.threshold == 2.0
+    schema = AlertEvent.model_json_schema()
+    assert {"event_id", "kind", "camera", "peak_score"} <= set(schema["properties"])

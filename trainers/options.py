@@ -1,0 +1,98 @@
+"""What every ``python -m trainers.X`` entry point shares: the base config from a file,
+inline JSON or ``--set`` overrides, connecting to Ray, and the exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import yaml
+
+from streamproc.config import StreamprocConfig, apply_overrides, config_from_dict, load_config
+from streamproc.errors import ConfigError, StreamprocError
+from streamproc.model.registry import get_entry
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def add_config_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("base config")
+    src = g.add_mutually_exclusive_group()
+    src.add_argument("--config", help="YAML config file (as the job's machine sees it).")
+    src.add_argument(
+        "--config-json",
+        help="The config inline as JSON; `streamproc tune` passes the client's file this way "
+        "so the cluster needs no copy of it.",
+    )
+    g.add_argument("--model", default=None, help="Model name (default: the config's).")
+    g.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="Dotted override, value parsed as YAML (repeatable): --set training.epochs=3.",
+    )
+
+
+def parse_sets(items: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
+def config_from_args(ns: argparse.Namespace, extra: dict[str, Any] | None = None) -> StreamprocConfig:
+    """Config file (or inline JSON, or defaults plus the model's recommended settings),
+    then ``--model``, ``--set`` and ``extra`` (non-None values) on top."""
+    if ns.config_json:
+        cfg = config_from_dict(json.loads(ns.config_json), "--config-json")
+    else:
+        cfg = load_config(ns.config)
+    over: dict[str, Any] = {}
+    if ns.model:
+        if ns.config is None and ns.config_json is None:
+            over.update(get_entry(ns.model).recommended)
+        over["model.name"] = ns.model
+    over.update(parse_sets(ns.set))
+    over.update({k: v for k, v in (extra or {}).items() if v is not None})
+    try:
+        return apply_overrides(cfg, over) if over else cfg
+    except KeyError as err:
+        raise ConfigError(f"--set: no config section {err}") from None
+
+
+def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
+    """Connect to ``address``, else to the cluster a Ray job runs on (``RAY_ADDRESS``, set
+    by the Jobs API), else start a private local Ray. Never ``ray.init()`` bare: that
+    joins whatever cluster was started last on this machine."""
+    import ray
+
+    if ray.is_initialized():
+        return
+    target = address or os.environ.get("RAY_ADDRESS")
+    if target:
+        ray.init(address=target, log_to_driver=False)
+    else:
+        ray.init(
+            address="local",
+            num_cpus=num_cpus or os.cpu_count(),
+            include_dashboard=False,
+            log_to_driver=False,
+        )
+
+
+def main_guard(fn: Callable[[], int]) -> None:
+    """Exit with ``fn``'s code; streamproc's own errors print one line and exit 2."""
+    try:
+        code = fn()
+    except StreamprocError as err:
+        print(f"error: {err}", file=sys.stderr, flush=True)
+        code = EXIT_BAD_INPUT
+    sys.exit(code)
