@@ -91,3 +91,14 @@ def redis_url() -> str:
     if not url:
         _missing_service('STREAMPROC_REDIS_URL not set: run `eval "$(scripts/services.sh start)"`')
     return url
+
+
+@pytest.fixture(scope="session")
+def tiny_artifact(synthetic_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny attention-ae trained for one epoch on the synthetic dataset."""
+    from streamproc.training import train
+    from tests.helpers import tiny_config
+
+    out = tmp_path_factory.mktemp("tiny-artifact")
+    train(tiny_config(training__epochs=1), synthetic_dataset, out)
+    return out

@@ -101,9 +101,7 @@ def _check_both_classes(clips: list[LoadedClip], what: str) -> None:
         )
 
 
-def inject_anomaly(
-    frames: list[np.ndarray], seed: int = 0
-) -> tuple[list[np.ndarray], np.ndarray]:
+def inject_anomaly(frames: list[np.ndarray], seed: int = 0) -> tuple[list[np.ndarray], np.ndarray]:
     """A copy of raw frames with a large dark square crossing fast during the middle
     third, and its 0/1 frame labels: a stand-in anomaly for cameras without labels."""
     n = len(frames)
@@ -151,11 +149,8 @@ def load_search_data(
     on_clip: Callable[[str], None] | None = None,
 ) -> SearchData:
     root = Path(root)
-    kind: ObjectiveKind
-    if objective == "auto":
-        kind = "auc" if has_labels(root) else "label-free"
-    else:
-        kind = objective
+    auto: ObjectiveKind = "auc" if has_labels(root) else "label-free"
+    kind: ObjectiveKind = auto if objective == "auto" else objective
     if kind == "auc" and not has_labels(root):
         raise DataError(
             f"{root}: the AUC objective needs test/ and test_labels.json; without labels "

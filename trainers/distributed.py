@@ -106,9 +106,7 @@ def train_distributed(
     cal_clips = holdout or train_clips  # as streamproc train: optimistic without a hold-out
     art = build_artifact(cfg, model.to(device), cal_clips, device)
     seconds = time.perf_counter() - start
-    meta = training_metadata(
-        art, data, train_clips, cal_clips, progress.history, seconds, device
-    )
+    meta = training_metadata(art, data, train_clips, cal_clips, progress.history, seconds, device)
     meta["training"]["ray_train"] = {"workers": workers, "use_gpu": use_gpu}
     version = save_artifact(art, out, meta)
     shutil.rmtree(out / RUN_DIR, ignore_errors=True)

@@ -35,17 +35,15 @@ Wrap = Callable[[nn.Module], nn.Module]
 
 @dataclass
 class EpochEnd:
-    """State after a finished epoch; ``model`` is the unwrapped network."""
+    """State after a finished epoch; ``model`` is the unwrapped network. The model,
+    optimiser and ``progress`` are live objects that the next epoch keeps updating."""
 
+    epoch: int  # epochs completed
     model: AnomalyModel
     optim: torch.optim.Optimizer
     sched: Scheduler
-    progress: Progress  # progress.epoch = epochs completed, progress.history = mean losses
+    progress: Progress  # progress.history: mean losses of every epoch so far
     device: torch.device
-
-    @property
-    def epoch(self) -> int:
-        return self.progress.epoch
 
 
 def _loader(
@@ -59,7 +57,9 @@ def _loader(
         )
     # Every rank sees an equal-sized shard (the sampler pads), so all ranks take the same
     # number of steps and DDP's gradient all-reduce never waits on a rank that finished.
-    sampler = DistributedSampler(ds, world_size, rank, shuffle=True, seed=t.seed)
+    sampler: DistributedSampler[torch.Tensor] = DistributedSampler(
+        ds, world_size, rank, shuffle=True, seed=t.seed
+    )
     sampler.set_epoch(epoch)
     shard = sampler.num_samples
     return DataLoader(ds, batch_size=t.batch_size, sampler=sampler, drop_last=shard > t.batch_size)
@@ -115,7 +115,7 @@ def run_epochs(
                 on_step(epoch, step, steps, parts)
         progress.history.append({"epoch": epoch + 1, **{k: v / steps for k, v in sums.items()}})
         progress.epoch = epoch + 1
-        yield EpochEnd(model, optim, sched, progress, device)
+        yield EpochEnd(epoch + 1, model, optim, sched, progress, device)
 
 
 def build_artifact(

@@ -8,12 +8,13 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import yaml
 
 from streamproc.config import StreamprocConfig, apply_overrides, config_from_dict, load_config
-from streamproc.errors import ConfigError, StreamprocError
+from streamproc.errors import ConfigError, DataError, StreamprocError
 from streamproc.model.registry import get_entry
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -48,7 +49,9 @@ def parse_sets(items: list[str]) -> dict[str, Any]:
     return out
 
 
-def config_from_args(ns: argparse.Namespace, extra: dict[str, Any] | None = None) -> StreamprocConfig:
+def config_from_args(
+    ns: argparse.Namespace, extra: dict[str, Any] | None = None
+) -> StreamprocConfig:
     """Config file (or inline JSON, or defaults plus the model's recommended settings),
     then ``--model``, ``--set`` and ``extra`` (non-None values) on top."""
     if ns.config_json:
@@ -66,6 +69,14 @@ def config_from_args(ns: argparse.Namespace, extra: dict[str, Any] | None = None
         return apply_overrides(cfg, over) if over else cfg
     except KeyError as err:
         raise ConfigError(f"--set: no config section {err}") from None
+
+
+def existing(path: str, what: str = "--data") -> Path:
+    """``path`` (user-expanded), failing before Ray starts when it does not exist here."""
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise DataError(f"{what} {p}: does not exist on this machine")
+    return p
 
 
 def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:

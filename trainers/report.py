@@ -11,8 +11,8 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")  # files only: jobs run headless
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 
 # Leading columns of the table; parameter columns (``param:<key>``) follow.
 COLUMNS = (
@@ -48,9 +48,7 @@ def write_table(rows: list[dict[str, Any]], out: Path) -> tuple[Path, Path]:
         w.writeheader()
         for r in rows:
             w.writerow({k: _clean(r.get(k)) for k in columns})
-    json_path.write_text(
-        json.dumps([{k: _clean(v) for k, v in r.items()} for r in rows], indent=2)
-    )
+    json_path.write_text(json.dumps([{k: _clean(v) for k, v in r.items()} for r in rows], indent=2))
     return csv_path, json_path
 
 
@@ -63,13 +61,12 @@ def plot_objective(rows: list[dict[str, Any]], path: Path, title: str = "") -> P
         x = [r["trial"] for r in done]
         y = [float(r["objective"]) for r in done]
         full = [r.get("status") == "completed" for r in done]
-        for keep, label, style in (
-            (True, "completed", {"color": "tab:blue"}),
-            (False, "stopped early", {"facecolors": "none", "edgecolors": "tab:orange"}),
-        ):
+        styles = ((True, "completed", "tab:blue"), (False, "stopped early", "none"))
+        for keep, label, face in styles:
             pts = [(a, b) for a, b, f in zip(x, y, full, strict=True) if f == keep]
             if pts:
-                ax.scatter(*zip(*pts, strict=True), label=label, **style)
+                xs, ys = zip(*pts, strict=True)
+                ax.scatter(xs, ys, label=label, facecolors=face, edgecolors="tab:blue")
         best, run = [], -math.inf
         for v in y:
             run = max(run, v)

@@ -92,14 +92,16 @@ class _LogTrials(tune.Callback):
     def __init__(self, log: Log) -> None:
         self.log = log
 
-    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **_: Any) -> None:  # type: ignore[override]  # noqa: E501
+    def on_trial_result(
+        self, iteration: int, trials: list, trial: Any, result: dict, **_: Any
+    ) -> None:
         f = {k: _fmt(result.get(k)) for k in ("objective", "val_micro_auc", "val_f1")}
         self.log(
             f"trial {trial.trial_id} epoch {result.get('epoch')}: objective {f['objective']} "
             f"(val AUC {f['val_micro_auc']}, F1 {f['val_f1']})"
         )
 
-    def on_trial_error(self, iteration: int, trials: list, trial: Any, **_: Any) -> None:  # type: ignore[override]  # noqa: E501
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **_: Any) -> None:
         self.log(f"trial {trial.trial_id} failed: see {trial.path}")
 
 
@@ -206,11 +208,9 @@ def _num(v: Any) -> Any:
         return None
 
 
-def run_search(spec: SearchSpec, log: Log = print) -> SearchOutcome:
-    cpu0 = time.process_time()
+def load_data(spec: SearchSpec) -> SearchData:
     base = spec.base
-    log(f"loading {spec.data} ...")
-    data = load_search_data(
+    return load_search_data(
         spec.data,
         base.data,
         base.training.holdout_fraction,
@@ -219,17 +219,29 @@ def run_search(spec: SearchSpec, log: Log = print) -> SearchOutcome:
         spec.val_fraction,
         spec.val_clips,
     )
+
+
+def run_search(spec: SearchSpec, log: Log = print, data: SearchData | None = None) -> SearchOutcome:
+    """Run the search and export its best trial; ``data`` reuses clips already loaded
+    (with the same preprocessing and split)."""
+    cpu0 = time.process_time()
+    base = spec.base
+    if data is None:
+        log(f"loading {spec.data} ...")
+        data = load_data(spec)
     split = data.split()
     log(
         f"objective: {data.objective}; validation clips {split['validation']}, "
         f"test clips {split['test'] or 'none (no labels)'}"
     )
     grid = build_tuner(spec, data, log).fit()
-    results = sorted(grid, key=_launch_order)
+    results = sorted((grid[i] for i in range(len(grid))), key=_launch_order)
     rows = [_row(i, r, spec.search, base.training.epochs) for i, r in enumerate(results)]
     spec.out.mkdir(parents=True, exist_ok=True)
     csv_path, json_path = write_table(rows, spec.out)
-    png = plot_objective(rows, spec.out / "objective.png", f"{spec.search} search: {data.objective}")
+    png = plot_objective(
+        rows, spec.out / "objective.png", f"{spec.search} search: {data.objective}"
+    )
     scored = [(r, row) for r, row in zip(results, rows, strict=True) if "objective" in row]
     if not scored:
         raise SearchFailedError(

@@ -17,7 +17,14 @@ import ray
 
 from streamproc.model.store import ModelStore
 from trainers.distributed import train_distributed
-from trainers.options import EXIT_OK, add_config_args, config_from_args, ensure_ray, main_guard
+from trainers.options import (
+    EXIT_OK,
+    add_config_args,
+    config_from_args,
+    ensure_ray,
+    existing,
+    main_guard,
+)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -55,10 +62,11 @@ def main(argv: list[str] | None = None) -> int:
             "training.max_windows": ns.max_windows,
         },
     )
+    data = existing(ns.data)
     ensure_ray(ns.ray_address)
     workers, gpu = auto_workers(ns.workers, ns.gpu)
     out = Path(ns.out).expanduser()
-    result = train_distributed(cfg, Path(ns.data).expanduser(), out, workers, gpu)
+    result = train_distributed(cfg, data, out, workers, gpu)
     stats = result.artifact.stats
     print(
         f"wrote {out} version {result.version} in {result.seconds / 60:.1f} min "

@@ -15,13 +15,13 @@ import sys
 from pathlib import Path
 
 from streamproc.errors import ConfigError
-
 from trainers.options import (
     EXIT_FAILED,
     EXIT_OK,
     add_config_args,
     config_from_args,
     ensure_ray,
+    existing,
     main_guard,
 )
 from trainers.search import SEARCHES, SearchFailedError, SearchSpec, run_search
@@ -31,9 +31,7 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m trainers.tune", description=__doc__.split("\n")[0])
     p.add_argument("--data", required=True, help="Dataset root (train/, test/, test_labels.json).")
     p.add_argument("--search", choices=SEARCHES, default="grid")
-    p.add_argument(
-        "--trials", type=int, default=8, help="Trials (grid: at most this many points)."
-    )
+    p.add_argument("--trials", type=int, default=8, help="Trials (grid: at most this many points).")
     p.add_argument("--out", required=True, help="Results folder.")
     p.add_argument("--store", default=None, help="Model store dir or fsspec URI (OUT/store).")
     p.add_argument("--name", default=None, help="Model name in the store (the model's name).")
@@ -64,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     if not 0 <= ns.f1_weight <= 1:
         raise ConfigError(f"--f1-weight must be within 0..1, got {ns.f1_weight}")
     spec = SearchSpec(
-        data=_path(ns.data),
+        data=existing(ns.data),
         out=_path(ns.out),
         search=ns.search,
         trials=ns.trials,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from streamproc.cli import bench, config_cmd, serve_cmd
+from streamproc.cli import alerts_cmd, bench, camera_cmd, config_cmd, serve_cmd
 from streamproc.cli.evaluate import evaluate
+from streamproc.cli.jobs import app as jobs_app
 from streamproc.cli.roles import ingest, worker
 from streamproc.cli.run import run
 from streamproc.cli.train import train
@@ -22,8 +23,11 @@ app.command("run")(run)
 app.command("ingest")(ingest)
 app.command("worker")(worker)
 app.add_typer(serve_cmd.app, name="serve")
+app.add_typer(camera_cmd.app, name="camera")
+app.add_typer(alerts_cmd.app, name="alerts")
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(bench.app, name="bench")
+app.add_typer(jobs_app)  # `tune` and the `model` group (streamproc/cli/jobs.py)
 
 
 @app.command("models")

@@ -83,3 +83,5 @@ def run(
         console.print("stopping")
     finally:
         pipe.stop()
+        scored = sum(w.stats.windows for w in pipe.workers)
+        console.print(f"stopped after {time.monotonic() - started:.0f} s: {scored} windows scored")

@@ -8,6 +8,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from streamproc.cli.common import console, friendly_errors, resolve_config
+from streamproc.cli.jobs import submit_training
 from streamproc.training import train as run_training
 
 
@@ -29,6 +30,9 @@ def train(
     fresh: bool = typer.Option(
         False, "--fresh", help="Ignore a checkpoint left by an interrupted run."
     ),
+    ray_address: str | None = typer.Option(
+        None, "--ray-address", help="Run as a Ray Train job on this cluster (http://HEAD:8265)."
+    ),
 ) -> None:
     """Train on DIR/train, calibrate on held-out clips, write the artifact to --out.
 
@@ -43,6 +47,8 @@ def train(
             "training.max_windows": max_windows,
         },
     )
+    if ray_address:
+        raise typer.Exit(submit_training(ray_address, cfg, data, out))
     console.print(f"training [bold]{cfg.model.name}[/] on {data} -> {out}")
     with Progress(
         TextColumn("{task.description}"),

@@ -68,9 +68,7 @@ class ModelStore:
     def names(self) -> list[str]:
         if not self.fs.exists(self.root):
             return []
-        return sorted(
-            Path(p).name for p in self.fs.ls(self.root, detail=False) if self.fs.isdir(p)
-        )
+        return sorted(Path(p).name for p in self.fs.ls(self.root, detail=False) if self.fs.isdir(p))
 
     def versions(self, name: str) -> list[StoredVersion]:
         """Complete versions of ``name``, oldest first."""

@@ -71,7 +71,7 @@ def core_schema(src_dir: Path, kind: str, group: str, version: str) -> Obj | Non
     defs = json.loads((src_dir / "_definitions.json").read_text())["$defs"]
     schema.pop("$id", None)
     schema["$defs"] = defs
-    return schema  # type: ignore[no-any-return]
+    return schema
 
 
 # ---- KubeRay kinds: the CRD's openAPIV3Schema as a strict JSON schema -----------------
@@ -119,9 +119,7 @@ def cmd_schemas(args: argparse.Namespace) -> int:
     crds: dict[tuple[str, str, str], Obj] | None = None
     if args.crds is not None and args.crds.is_dir():
         crds = crd_schemas(args.crds)
-    kinds = {
-        (d["apiVersion"], d["kind"]) for f in args.files for d in load_docs(f) if "kind" in d
-    }
+    kinds = {(d["apiVersion"], d["kind"]) for f in args.files for d in load_docs(f) if "kind" in d}
     skip: set[str] = set()
     for api_version, kind in sorted(kinds):
         group, version = split_group_version(api_version)
@@ -200,7 +198,7 @@ def find(docs: list[Obj], kind: str) -> Obj:
 
 
 def rendered_config(docs: list[Obj]) -> Obj:
-    return yaml.safe_load(find(docs, "ConfigMap")["data"]["config.yaml"])  # type: ignore[no-any-return]
+    return yaml.safe_load(find(docs, "ConfigMap")["data"]["config.yaml"])
 
 
 def cmd_config(args: argparse.Namespace) -> int:

@@ -45,12 +45,15 @@ def test_pixel_normalisation_suppresses_always_hard_pixels() -> None:
     base = np.full((6, 1, 8, 24), 0.5, np.float32)  # (N, C, H, W)
     base[:, :, :, :4] = 1.0
     cal, stats = calibrate(
-        ConstantModel(), [base], WindowConfig(length=2, stride=1), ScoringConfig(patch=4)
+        ConstantModel(),
+        [base],
+        WindowConfig(length=2, stride=1),
+        ScoringConfig(patch=4, normalize_pixels=True),
     )
     assert cal.pixel_error is not None and cal.pixel_error[:, :4].mean() > 0.2
     test = base.copy()
     test[3:, :, 2:6, 12:16] = 0.9
-    scorer = WindowScorer(ConstantModel(), ScoringConfig(patch=4), cal)
+    scorer = WindowScorer(ConstantModel(), ScoringConfig(patch=4, normalize_pixels=True), cal)
     frames = score_clip(scorer, test, WindowConfig(length=2, stride=1), 4).streaming()
     assert frames[4] > stats["threshold"] >= frames[1]
     raw = WindowScorer(ConstantModel(), ScoringConfig(patch=4, normalize_pixels=False), cal)

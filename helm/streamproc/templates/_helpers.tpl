@@ -111,3 +111,10 @@ securityContext:
   runAsGroup: 1000
   fsGroup: 1000
 {{- end }}
+
+{{/* Container-level hardening shared by every container. */}}
+{{- define "streamproc.containerSecurity" -}}
+securityContext:
+  allowPrivilegeEscalation: false
+  capabilities: {drop: [ALL]}
+{{- end }}

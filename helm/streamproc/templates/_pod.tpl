@@ -112,6 +112,7 @@ Call with (dict "ctx" $ "loop" bool). */}}
 - name: {{ ternary "model-sync" "model-sync-init" .loop }}
   image: {{ include "streamproc.image" (dict "ctx" .ctx "gpu" 0) }}
   imagePullPolicy: {{ $v.image.pullPolicy }}
+  {{- include "streamproc.containerSecurity" .ctx | nindent 2 }}
   command: [sh, -c]
   args:
     {{- if .loop }}

@@ -1,7 +1,9 @@
 {{/* Ray pod templates shared by the RayService and the RayJobs.
-Call with (dict "ctx" $ "component" "ray-head" "spec" S "head" bool "gpu" N "job" bool):
-S holds resources and optionally nodeSelector, tolerations, affinity; job pods also get
-the config file, the secret env vars, the data volume and a writable models volume. */}}
+Call with (dict "ctx" $ "component" "ray-head" "spec" S "head" bool "gpu" N "cuda" bool "job" bool):
+S holds resources and optionally nodeSelector, tolerations, affinity; gpu is the pod's
+nvidia.com/gpu; cuda picks the CUDA image (every pod of a cluster with GPUs gets it, so
+torch is the same build everywhere); job pods also get the config file, the secret env
+vars, the data volume and a writable models volume. */}}
 {{- define "streamproc.rayPod" -}}
 {{- $ctx := .ctx }}
 metadata:
@@ -13,8 +15,9 @@ spec:
   containers:
     # KubeRay requires the Ray container first; it sets its command (`ray start ...`).
     - name: {{ .component }}
-      image: {{ include "streamproc.image" (dict "ctx" $ctx "gpu" .gpu) }}
+      image: {{ include "streamproc.image" (dict "ctx" $ctx "gpu" (ternary 1 0 .cuda)) }}
       imagePullPolicy: {{ $ctx.Values.image.pullPolicy }}
+      {{- include "streamproc.containerSecurity" $ctx | nindent 6 }}
       {{- if .head }}
       ports:
         - {name: gcs-server, containerPort: 6379}

@@ -27,7 +27,7 @@ spec:
       rayStartParams:
         dashboard-host: 0.0.0.0
       template:
-        {{- include "streamproc.rayPod" (dict "ctx" $ctx "component" "job-ray-head" "spec" $j.cluster.head "head" true "gpu" 0 "job" true) | trim | nindent 8 }}
+        {{- include "streamproc.rayPod" (dict "ctx" $ctx "component" "job-ray-head" "spec" $j.cluster.head "head" true "gpu" 0 "cuda" (gt (int $j.cluster.worker.gpu) 0) "job" true) | trim | nindent 8 }}
     workerGroupSpecs:
       - groupName: trainers
         replicas: {{ $j.cluster.worker.replicas }}
@@ -35,7 +35,7 @@ spec:
         maxReplicas: {{ $j.cluster.worker.replicas }}
         rayStartParams: {}
         template:
-          {{- include "streamproc.rayPod" (dict "ctx" $ctx "component" "job-ray-worker" "spec" $j.cluster.worker "head" false "gpu" $j.cluster.worker.gpu "job" true) | trim | nindent 10 }}
+          {{- include "streamproc.rayPod" (dict "ctx" $ctx "component" "job-ray-worker" "spec" $j.cluster.worker "head" false "gpu" $j.cluster.worker.gpu "cuda" (gt (int $j.cluster.worker.gpu) 0) "job" true) | trim | nindent 10 }}
 {{- end }}
 
 {{/* The training data claim, required by jobs that read --data. */}}

@@ -1,0 +1,79 @@
+import json
+from pathlib import Path
+
+import yaml
+from typer.testing import CliRunner
+
+from streamproc.alerts.schema import AlertEvent
+from streamproc.cli.app import app
+
+runner = CliRunner()
+
+
+def state_config(tmp_path: Path) -> Path:
+    f = tmp_path / "c.yaml"
+    f.write_text(yaml.safe_dump({"state": {"type": "embedded", "path": str(tmp_path / "s.db")}}))
+    return f
+
+
+def test_camera_set_show_reset(tmp_path: Path) -> None:
+    cfg = str(state_config(tmp_path))
+    res = runner.invoke(
+        app,
+        [
+            "camera",
+            "set",
+            "gate-1",
+            "--threshold",
+            "2.5",
+            "--exclude",
+            "0,0 0.3,0 0.3,1",
+            "--config",
+            cfg,
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    shown = json.loads(runner.invoke(app, ["camera", "show", "gate-1", "--config", cfg]).output)
+    assert shown["settings"]["threshold"] == 2.5 and len(shown["settings"]["exclude"]) == 1
+    assert "gate-1" in runner.invoke(app, ["camera", "list", "--config", cfg]).output
+    bad = runner.invoke(app, ["camera", "set", "gate-1", "--roi", "0,0 2,0 1,1", "--config", cfg])
+    assert bad.exit_code == 2 and "coordinates in 0..1" in bad.output
+    assert runner.invoke(app, ["camera", "reset", "gate-1", "--config", cfg]).exit_code == 0
+    shown = json.loads(runner.invoke(app, ["camera", "show", "gate-1", "--config", cfg]).output)
+    assert shown["settings"]["threshold"] is None and shown["state"] is None
+
+
+def test_alert_schema_export(tmp_path: Path) -> None:
+    out = tmp_path / "alert.schema.json"
+    assert runner.invoke(app, ["alerts", "schema", "--out", str(out)]).exit_code == 0
+    assert json.loads(out.read_text()) == AlertEvent.model_json_schema()
+
+
+def test_serve_config_is_the_apps(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["serve", "config", "--artifact", "/models/m"])
+    doc = yaml.safe_load(res.output)
+    a = doc["applications"][0]
+    assert a["import_path"] == "streamproc.serving.app:build_app"
+    assert a["deployments"][0]["user_config"] == {"artifact": "/models/m"}
+
+
+def test_run_embedded_with_a_model(tmp_path: Path, tiny_artifact: Path) -> None:
+    f = tmp_path / "run.yaml"
+    f.write_text(
+        yaml.safe_dump(
+            {
+                "state": {"type": "embedded", "path": str(tmp_path / "s.db")},
+                "metrics": {"port": None},
+                "cameras": {
+                    "defaults": {"resize": [64, 48]},
+                    "cameras": [{"id": "syn", "source": "synthetic:1", "realtime": False}],
+                },
+            }
+        )
+    )
+    res = runner.invoke(
+        app,
+        ["run", "--config", str(f), "--artifact", str(tiny_artifact), "--local", "--duration", "5"],
+    )
+    assert res.exit_code == 0, res.output
+    assert "starting: 1 camera(s) (syn)" in res.output and "windows scored" in res.output

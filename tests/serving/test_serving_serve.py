@@ -1,0 +1,59 @@
+"""The scorer on a real local Ray Serve: batching, and a model version switch through
+reconfigure while requests are in flight (none dropped, the new version answers after)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from streamproc.config.serving import ServingConfig
+from streamproc.model.artifact import load_artifact, save_artifact
+from streamproc.serving.client import ServeScorer
+from streamproc.serving.scorer import ScoreRequest
+
+pytestmark = [pytest.mark.ray, pytest.mark.slow]
+
+
+def requests(n: int) -> list[ScoreRequest]:
+    rng = np.random.default_rng(0)
+    return [
+        ScoreRequest(f"cam{i % 3}", i, rng.integers(0, 255, (4, 48, 64), np.uint8))
+        for i in range(n)
+    ]
+
+
+def test_serve_batches_and_hot_swaps_versions(tmp_path: Path, tiny_artifact: Path) -> None:
+    ray = pytest.importorskip("ray")
+    from ray import serve
+
+    from streamproc.serving.launch import launch
+
+    v2_dir = tmp_path / "v2"
+    shutil.copytree(tiny_artifact, v2_dir)
+    art = load_artifact(v2_dir)
+    art.stats["threshold"] = art.threshold * 2  # a different artifact, so a new version id
+    v2 = save_artifact(art, v2_dir)
+    v1 = load_artifact(tiny_artifact).version
+    assert v1 != v2
+    cfg = ServingConfig(app_name="test-scorer", num_cpus=0.5, max_batch_size=8)
+    try:
+        launch(cfg, tiny_artifact)
+        client = ServeScorer(cfg.app_name)
+        first = client.score(requests(12))
+        assert [r.seq for r in first] == list(range(12)) and {r.model_version for r in first} == {
+            v1
+        }
+        assert all(len(r.scores) == 4 for r in first)
+        handle = serve.get_app_handle(cfg.app_name)
+        in_flight = [handle.score.remote(r) for r in requests(40)]
+        launch(cfg.model_copy(), v2_dir)  # redeploy with a new user_config -> reconfigure
+        done = [r.result(timeout_s=120) for r in in_flight]
+        assert len(done) == 40 and {d.model_version for d in done} <= {v1, v2}
+        assert client.version() == v2
+        assert {r.model_version for r in client.score(requests(4))} == {v2}
+    finally:
+        serve.shutdown()
+        ray.shutdown()
