@@ -47,9 +47,12 @@ def calibrated_from(art: Artifact) -> Calibrated:
 def make_scorer(cfg: StreamprocConfig, artifact: Path) -> ScorerClient:
     if cfg.serving.mode == "local":
         return LocalScorer(ScoringService(artifact, cfg.serving.device))
-    from streamproc.serving.launch import launch
+    from streamproc.serving.launch import ensure_ray, launch
 
-    launch(cfg.serving, artifact)
+    if cfg.serving.deploy:
+        launch(cfg.serving, artifact)
+    else:
+        ensure_ray(cfg.serving.ray_address)
     return ServeScorer(cfg.serving.app_name)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,36 @@ def config_from_dict(data: dict[str, Any], source: str = "config") -> Streamproc
         raise ConfigError(format_validation_error(err, source)) from None
 
 
+ENV_REF = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def interpolate_env(node: Any, source: str, key: str = "") -> Any:
+    """Replace ``${NAME}`` in string values with environment variables (secrets from a
+    Kubernetes Secret, say); ``$${`` stands for a literal ``${``. An unset variable is an
+    error naming the key, never a silent empty string."""
+    if isinstance(node, dict):
+        return {
+            k: interpolate_env(v, source, f"{key}.{k}" if key else str(k)) for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [interpolate_env(v, source, f"{key}[{i}]") for i, v in enumerate(node)]
+    if not isinstance(node, str) or "${" not in node:
+        return node
+
+    def sub(m: re.Match[str]) -> str:
+        if m.group(0) == "$${":
+            return "${"
+        name = m.group(1)
+        if name not in os.environ:
+            raise ConfigError(
+                f"{source}: {key} refers to ${{{name}}}, but the environment variable {name} "
+                "is not set; set it (e.g. from a Secret) or write the value in the file"
+            )
+        return os.environ[name]
+
+    return ENV_REF.sub(sub, node)
+
+
 def load_config(path: str | Path | None) -> StreamprocConfig:
     """Load a YAML or JSON config file; ``None`` gives the defaults."""
     if path is None:
@@ -47,7 +79,7 @@ def load_config(path: str | Path | None) -> StreamprocConfig:
         raise ConfigError(
             f"{p}: expected a mapping of sections at the top level, got {type(data).__name__}"
         )
-    return config_from_dict(data, str(p))
+    return config_from_dict(interpolate_env(data, str(p)), str(p))
 
 
 def apply_overrides(cfg: StreamprocConfig, overrides: dict[str, Any]) -> StreamprocConfig:

@@ -40,6 +40,11 @@ class ServingConfig(StrictModel):
         0.01, ge=0, description="@serve.batch: wait this long to fill a batch."
     )
     max_ongoing_requests: int = Field(64, ge=1, description="Per-replica request limit.")
+    deploy: bool = Field(
+        True,
+        description="Deploy the Serve app when the pipeline starts; false = use the app "
+        "already running on the cluster (a KubeRay RayService), found by app_name.",
+    )
     ray_address: str | None = Field(
         None, description="Ray cluster to connect to; None = start or join a local Ray."
     )

@@ -55,3 +55,22 @@ def test_apply_overrides_validates() -> None:
     assert cfg.training.epochs == 7
     with pytest.raises(ConfigError):
         apply_overrides(cfg, {"training.epochs": 0})
+
+
+def test_env_interpolation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    f = tmp_path / "c.yaml"
+    f.write_text(
+        "state: {type: redis, url: 'redis://${REDIS_HOST}:6379/0', password: '${REDIS_PW}'}\n"
+        "topics: {frames: 'a$${b}'}\n"
+    )
+    monkeypatch.setenv("REDIS_HOST", "redis.internal")
+    monkeypatch.setenv("REDIS_PW", "s3cret")
+    with pytest.raises(ConfigError, match="topics"):  # '${b}' is no valid topic name
+        load_config(f)
+    f.write_text(f.read_text().replace("a$${b}", "frames-x"))
+    cfg = load_config(f)
+    assert cfg.state.type == "redis" and cfg.state.url == "redis://redis.internal:6379/0"
+    assert cfg.state.password is not None and cfg.state.password.get_secret_value() == "s3cret"
+    monkeypatch.delenv("REDIS_PW")
+    with pytest.raises(ConfigError, match=r"state\.password refers to \$\{REDIS_PW\}"):
+        load_config(f)

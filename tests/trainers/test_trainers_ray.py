@@ -87,7 +87,7 @@ def _kill(pgid: int, temp: Path) -> None:
         for pid in _ours(pgid, temp):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + (3 if sig == signal.SIGTERM else 10)
         while _ours(pgid, temp) and time.monotonic() < deadline:
             time.sleep(0.3)
 

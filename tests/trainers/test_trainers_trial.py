@@ -11,7 +11,7 @@ from streamproc.training.checkpoint import save_checkpoint
 from streamproc.training.data import LoadedClip
 from streamproc.training.loop import fit
 from tests.helpers import tiny_config
-from trainers.data import SearchData
+from trainers.data import SearchData, load_search_data
 from trainers.loop import run_epochs
 from trainers.objective import evaluate, objective_value
 from trainers.trial import TrialSettings, report_epochs, run_trial
@@ -77,3 +77,12 @@ def test_trial_reports_at_rungs_with_loadable_artifacts(search_data: SearchData)
     assert last["k"] == 2.5 and last["meta"]["search"]["sample"] == sample
     assert last["meta"]["search"]["validation_clips"] == ["00"]
     assert last["meta"]["training"]["calibration_clips"] == search_data.split()["calibration"]
+
+
+def test_label_free_trial(synthetic_dataset: Path) -> None:
+    cfg = tiny_config(training__epochs=1)
+    data = load_search_data(synthetic_dataset, cfg.data, 0.3, 0, "label-free")
+    reports: list[dict[str, Any]] = []
+    run_trial({}, data, TrialSettings.from_config(cfg), lambda m, _: reports.append(m))
+    (r,) = reports
+    assert r["objective"] == pytest.approx(r["val_micro_auc"] - r["val_normal_mse"])

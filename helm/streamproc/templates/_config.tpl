@@ -37,7 +37,7 @@ env vars as ${NAME}; the streamproc config loader expands them when it reads the
 
 {{/* config.yaml of the ConfigMap: .Values.config with the chart-owned keys set. */}}
 {{- define "streamproc.config" -}}
-{{- $serving := dict "mode" "serve" "artifact" .Values.models.artifact "ray_address" (include "streamproc.rayAddress" .) }}
+{{- $serving := dict "mode" "serve" "deploy" false "artifact" .Values.models.artifact "ray_address" (include "streamproc.rayAddress" .) }}
 {{- $owned := dict
   "transport" (include "streamproc.transport" . | fromYaml)
   "state" (include "streamproc.state" . | fromYaml)
