@@ -72,7 +72,7 @@ def plot_objective(rows: list[dict[str, Any]], path: Path, title: str = "") -> P
             run = max(run, v)
             best.append(run)
         ax.step(x, best, where="post", color="tab:green", label="best so far")
-        ax.legend(loc="lower right", fontsize=8)
+        ax.legend(loc="best", fontsize=8)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("trial (launch order)")
     ax.set_ylabel("objective (validation)")

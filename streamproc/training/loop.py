@@ -2,32 +2,24 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 import torch
-from torch.utils.data import DataLoader
 
 from streamproc.config import StreamprocConfig
 from streamproc.model.artifact import Artifact, save_artifact
-from streamproc.model.base import AnomalyModel, window_loss
+from streamproc.model.base import AnomalyModel
 from streamproc.model.calibration import calibrate
 from streamproc.model.device import pick_device
-from streamproc.model.registry import build_model
-from streamproc.training.checkpoint import (
-    Progress,
-    clear_checkpoint,
-    load_checkpoint,
-    save_checkpoint,
-)
-from streamproc.training.data import LoadedClip, WindowDataset, load_training_data
+from streamproc.training.checkpoint import clear_checkpoint, save_checkpoint
+from streamproc.training.data import LoadedClip, load_training_data
+from streamproc.training.epochs import StepHook, config_hash, run_epochs, seed_everything
 
-# Called after every optimisation step: (epoch, step, steps_per_epoch, loss parts).
-StepHook = Callable[[int, int, int, dict[str, float]], None]
+__all__ = ["StepHook", "TrainResult", "config_hash", "fit", "seed_everything", "train"]
 
 
 @dataclass
@@ -38,16 +30,6 @@ class TrainResult:
     history: list[dict[str, float]]
 
 
-def seed_everything(seed: int) -> None:
-    torch.manual_seed(seed)
-    np.random.seed(seed % (2**32))
-
-
-def config_hash(cfg: StreamprocConfig) -> str:
-    keep = cfg.model_dump(include={"data", "model", "training"})
-    return hashlib.sha256(repr(keep).encode()).hexdigest()[:16]
-
-
 def fit(
     cfg: StreamprocConfig,
     train_clips: list[LoadedClip],
@@ -55,46 +37,60 @@ def fit(
     on_step: StepHook | None = None,
     resume: bool = True,
 ) -> tuple[AnomalyModel, list[dict[str, float]]]:
-    """The optimisation loop alone (Ray Train wraps this same function per worker)."""
-    t = cfg.training
-    seed_everything(t.seed)
-    if t.threads:
-        torch.set_num_threads(t.threads)
-    device = pick_device(t.device)
-    model = build_model(cfg.model, cfg.data).to(device)
-    ds = WindowDataset(train_clips, cfg.data, cfg.data.augment, t.max_windows, t.seed)
-    optim = torch.optim.AdamW(model.parameters(), lr=t.learning_rate, weight_decay=t.weight_decay)
-    steps_per_epoch = max(1, -(-len(ds) // t.batch_size))
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(optim, T_max=t.epochs * steps_per_epoch)
-    chash = config_hash(cfg)
-    progress = Progress(0, chash, [])
-    if out is not None and resume:
-        progress = load_checkpoint(out, model, optim, sched, chash) or progress
-    for epoch in range(progress.epoch, t.epochs):
-        model.train()
-        g = torch.Generator().manual_seed(t.seed * 1000 + epoch)
-        loader = DataLoader(
-            ds, batch_size=t.batch_size, shuffle=True, generator=g, drop_last=len(ds) > t.batch_size
-        )
-        sums: dict[str, float] = {}
-        steps = len(loader)
-        for step, x in enumerate(loader):
-            x = x.to(device, non_blocking=True)
-            loss, parts = window_loss(x, model(x), cfg.training.loss)
-            optim.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-            optim.step()
-            sched.step()
-            for k, v in parts.items():
-                sums[k] = sums.get(k, 0.0) + v
-            if on_step:
-                on_step(epoch, step, steps, parts)
-        progress.history.append({"epoch": epoch + 1, **{k: v / steps for k, v in sums.items()}})
-        progress.epoch = epoch + 1
+    """Train on one process, checkpointing into ``out`` after every epoch; with ``resume``
+    a checkpoint left there by an interrupted run with the same config is continued."""
+    restore = out if (out is not None and resume) else None
+    last = None
+    for end in run_epochs(cfg, train_clips, restore=restore, on_step=on_step):
         if out is not None:
-            save_checkpoint(out, model, optim, sched, progress)
-    return model, progress.history
+            save_checkpoint(out, end.model, end.optim, end.sched, end.progress)
+        last = end
+    assert last is not None  # run_epochs always yields at least once
+    return last.model, last.progress.history
+
+
+def build_artifact(
+    cfg: StreamprocConfig,
+    model: AnomalyModel,
+    calibration: list[LoadedClip],
+    device: torch.device | str = "cpu",
+) -> Artifact:
+    """Calibrate on held-out normal clips, as ``streamproc train`` does (not yet saved)."""
+    cal, stats = calibrate(
+        model,
+        [c.frames for c in calibration],
+        cfg.data.window,
+        cfg.scoring,
+        cfg.evaluation.batch_size,
+        device,
+        cfg.training.seed,
+        cfg.data.preprocess.appearance_channels,
+    )
+    return Artifact(cfg, model, cal, stats)
+
+
+def training_metadata(
+    art: Artifact,
+    data: str | Path,
+    train: list[LoadedClip],
+    calibration: list[LoadedClip],
+    history: list[dict[str, float]],
+    seconds: float,
+    device: torch.device | str,
+) -> dict[str, Any]:
+    """The ``training`` and ``metrics`` entries ``streamproc train`` writes."""
+    return {
+        "training": {
+            "data": str(Path(data).resolve()),
+            "clips": [c.name for c in train],
+            "calibration_clips": [c.name for c in calibration],
+            "frames": int(sum(len(c.frames) for c in train)),
+            "seconds": round(seconds, 1),
+            "device": str(device),
+            "epochs": art.config.training.epochs,
+        },
+        "metrics": {"final_loss": history[-1] if history else {}, "calibration": art.stats},
+    }
 
 
 def train(
@@ -114,30 +110,10 @@ def train(
     # Without a hold-out the calibration falls back to the training clips (optimistic).
     cal_clips = holdout or train_clips
     device = pick_device(t.device)
-    cal, stats = calibrate(
-        model,
-        [c.frames for c in cal_clips],
-        cfg.data.window,
-        cfg.scoring,
-        cfg.evaluation.batch_size,
-        device,
-        t.seed,
-        cfg.data.preprocess.appearance_channels,
-    )
+    art = build_artifact(cfg, model, cal_clips, device)
+    art.model = art.model.cpu()
     seconds = time.perf_counter() - start
-    art = Artifact(cfg, model.cpu(), cal, stats)
-    meta = {
-        "training": {
-            "data": str(Path(data).resolve()),
-            "clips": [c.name for c in train_clips],
-            "calibration_clips": [c.name for c in cal_clips],
-            "frames": int(sum(len(c.frames) for c in train_clips)),
-            "seconds": round(seconds, 1),
-            "device": str(device),
-            "epochs": t.epochs,
-        },
-        "metrics": {"final_loss": history[-1] if history else {}, "calibration": stats},
-    }
+    meta = training_metadata(art, data, train_clips, cal_clips, history, seconds, device)
     version = save_artifact(art, out, meta)
     clear_checkpoint(out)
     return TrainResult(art, version, seconds, history)
