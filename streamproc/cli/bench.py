@@ -9,8 +9,10 @@ import typer
 
 from streamproc.cli.common import console, friendly_errors
 from streamproc.errors import ConfigError
+from streamproc.evaluation.ablation import ablation_table, scoring_ablation
 from streamproc.evaluation.benchmark import run_benchmark
 from streamproc.evaluation.pipeline_bench import run_pipeline_bench
+from streamproc.model.artifact import load_artifact
 from streamproc.model.registry import MODELS, get_entry
 
 app = typer.Typer(help="Benchmarks (results go into BENCHMARKS.md).", no_args_is_help=True)
@@ -67,3 +69,19 @@ def pipeline(
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text(json.dumps(result, indent=2))
     typer.echo(json.dumps(result, indent=2))
+
+
+@app.command("scoring")
+@friendly_errors
+def scoring(
+    data: Path = typer.Option(..., "--data", help="Labelled dataset."),
+    artifact: Path = typer.Option(..., "--artifact", help="Trained artifact."),
+    out: Path | None = typer.Option(None, "--out", help="Also write the table here."),
+) -> None:
+    """Scoring choices (pixel normalisation, channels, patch) and two training-free baselines."""
+    rows = scoring_ablation(data, artifact)
+    table = ablation_table(rows, str(artifact), load_artifact(artifact).version)
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(table)
+    typer.echo(table)
