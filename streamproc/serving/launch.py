@@ -27,7 +27,10 @@ def ensure_ray(address: str | None, num_cpus: int | None = None) -> None:
         if address:
             ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
         else:
+            # address="local": always a fresh instance of our own, never a cluster some
+            # other process started on this machine (Ray would otherwise join it).
             ray.init(
+                address="local",
                 num_cpus=num_cpus or os.cpu_count(),
                 include_dashboard=False,
                 ignore_reinit_error=True,
@@ -54,7 +57,18 @@ def launch(cfg: ServingConfig, artifact: str | Path) -> Any:
     opts = deployment_options(cfg)
     app = bind_scorer(args, opts)
     log.info("deploying Serve app %r (%s)", cfg.app_name, opts)
-    return serve.run(app, name=cfg.app_name, route_prefix=None)
+    try:
+        if not cfg.ray_address:
+            # Workers call the app through handles only: no HTTP proxy, so a local Ray
+            # never fights another process for port 8000.
+            serve.start(proxy_location="Disabled")
+        return serve.run(app, name=cfg.app_name, route_prefix=None)
+    except Exception as err:  # Ray's errors are long; say what failed and what to check
+        raise StreamprocError(
+            f"could not deploy the Serve app {cfg.app_name!r} with artifact {artifact}: "
+            f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}; check "
+            "`ray status`, free CPUs for serving.num_cpus, or use --local to score in-process"
+        ) from None
 
 
 def shutdown() -> None:
