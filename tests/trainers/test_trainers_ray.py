@@ -102,7 +102,7 @@ def cluster() -> Iterator[Cluster]:
     env["PATH"] = f"{BIN}:{env.get('PATH', '')}"  # job entrypoints' `python` = this venv
     # A throwaway cluster on 127.0.0.1: no token, so the test never handles credentials.
     env["RAY_AUTH_MODE"] = "disabled"
-    cmd = [str(BIN / "ray"), "start", "--head", "--num-cpus", "2", "--disable-usage-stats",
+    cmd = [str(BIN / "ray"), "start", "--head", "--num-cpus", "4", "--disable-usage-stats",
            "--temp-dir", str(temp), "--node-ip-address", "127.0.0.1", "--port", str(gcs),
            "--include-dashboard", "true", "--dashboard-host", "127.0.0.1",
            "--dashboard-port", str(dash), "--ray-client-server-port", str(client),
