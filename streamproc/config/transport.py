@@ -237,7 +237,4 @@ def kafka_consumer_kwargs(
         "heartbeat_interval_ms": cfg.heartbeat_interval_ms,
         "max_poll_interval_ms": cfg.max_poll_interval_ms,
         "allow_auto_create_topics": False,
-        # A frame window is ~0.8 MB: at the 1 MiB default each fetch brings one window per
-        # partition, and the worker pays its per-batch costs for every single window.
-        "max_partition_fetch_bytes": 8 * 1024 * 1024,
     }

@@ -59,7 +59,6 @@ class StreamWorker:
         self.on_message = on_message
         self.stats = WorkerStats()
         self._stop = threading.Event()
-        self._lag_at = 0.0
 
     def stop(self) -> None:
         self._stop.set()
@@ -85,13 +84,6 @@ class StreamWorker:
         records = self.consumer.poll(self.max_records, self.poll_timeout_s)
         if not records:
             return 0
-        # Top the batch up from other partitions: one model call, one flush and one
-        # commit then serve many windows instead of one.
-        while len(records) < self.max_records:
-            more = self.consumer.poll(self.max_records - len(records), 0.01)
-            if not more:
-                break
-            records += more
         windows = self._decode(records)
         results = self._score(windows) if windows else []
         touched: dict[str, CameraState] = {}
@@ -105,9 +97,7 @@ class StreamWorker:
         self.consumer.commit()
         self.stats.batches += 1
         self.stats.windows += len(windows)
-        if time.monotonic() - self._lag_at >= 5.0:  # a broker round trip: not every batch
-            self._lag_at = time.monotonic()
-            self._lag()
+        self._lag()
         return len(windows)
 
     def _decode(self, records: list[Record]) -> list[WireWindow]:
