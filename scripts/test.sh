@@ -14,7 +14,7 @@ trap 'bash scripts/services.sh stop >/dev/null 2>&1 || true' EXIT
 export STREAMPROC_KAFKA_BOOTSTRAP STREAMPROC_REDIS_URL
 echo "== pytest (Kafka $STREAMPROC_KAFKA_BOOTSTRAP, Redis $STREAMPROC_REDIS_URL)"
 # Tests that start Ray Serve inside the pytest process get an interpreter of their own:
-# Serve keeps per-process router state that outlives serve.shutdown(), and a later test
-# that drives a different Ray cluster from the same process can hang on it.
+# after them, a later test that drives another Ray cluster from the same process timed
+# out in CI (each passes alone; the exact cause is not pinned down yet).
 python -m pytest -ra --ignore=tests/serving "$@"
 python -m pytest -ra tests/serving "$@"
