@@ -50,6 +50,13 @@ def pipeline(
     workers: int = typer.Option(1, "--workers", min=1, help="Stream worker threads."),
     fps: float | None = typer.Option(None, "--fps", help="Pace each camera (default: unpaced)."),
     timeout: float = typer.Option(1800, "--timeout", help="Give up after seconds."),
+    model_threads: int | None = typer.Option(
+        None,
+        "--model-threads",
+        min=1,
+        help="torch threads of the model, in the replica and the raw measurement alike "
+        "(default: one per core).",
+    ),
 ) -> None:
     """Replay every test clip as a camera through the full pipeline and measure it."""
     if transport not in ("kafka", "memory"):
@@ -65,6 +72,7 @@ def pipeline(
         timeout,
         fps,
         log=lambda s: console.print(s),
+        model_threads=model_threads,
     )
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text(json.dumps(result, indent=2))

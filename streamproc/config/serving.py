@@ -35,6 +35,13 @@ class ServingConfig(StrictModel):
     num_cpus: float = Field(1.0, ge=0, description="CPUs reserved per replica.")
     num_gpus: float = Field(0.0, ge=0, description="GPUs per replica (fractions share a GPU).")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Torch device in a replica.")
+    threads: int | None = Field(
+        None,
+        ge=1,
+        description="torch CPU threads per replica; None = Ray's default, num_cpus rounded "
+        "(Ray sets OMP_NUM_THREADS from num_cpus). On one machine with one replica, the "
+        "machine's core count lets the model use every core.",
+    )
     max_batch_size: int = Field(16, ge=1, description="@serve.batch: windows per model call.")
     batch_wait_timeout_s: float = Field(
         0.01, ge=0, description="@serve.batch: wait this long to fill a batch."

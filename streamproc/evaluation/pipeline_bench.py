@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 import cv2
 import numpy as np
+import torch
 
 from streamproc.config import StreamprocConfig
 from streamproc.config.cameras import CameraConfig
@@ -48,6 +49,7 @@ def bench_config(
     run_id: str,
     state_dir: Path,
     workers: int,
+    model_threads: int,
 ) -> StreamprocConfig:
     cfg = StreamprocConfig()
     if transport == "kafka":
@@ -71,6 +73,9 @@ def bench_config(
         publish_scores=True,
     )
     cfg.serving.mode = scoring
+    # The replica gets the threads the in-process raw measurement uses (Ray would give
+    # it num_cpus = 1 thread), so frames_per_s / raw_frames_per_s compares like with like.
+    cfg.serving.threads = model_threads
     cfg.worker.workers = workers
     cfg.metrics.port = None
     return cfg
@@ -165,13 +170,36 @@ def run_pipeline_bench(
     timeout_s: float = 1800,
     fps: float | None = None,
     log: Callable[[str], None] = print,
+    model_threads: int | None = None,
+) -> dict[str, Any]:
+    """``model_threads``: torch threads of the model, in the replica and in the raw
+    measurement alike (default: torch's, one per core)."""
+    previous = torch.get_num_threads()
+    threads = model_threads or previous
+    torch.set_num_threads(threads)  # the in-process scorer (local mode) and raw
+    try:
+        return _run(data, artifact, transport, scoring, workers, timeout_s, fps, log, threads)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _run(
+    data: Path,
+    artifact: Path,
+    transport: Literal["kafka", "memory"],
+    scoring: Literal["serve", "local"],
+    workers: int,
+    timeout_s: float,
+    fps: float | None,
+    log: Callable[[str], None],
+    threads: int,
 ) -> dict[str, Any]:
     art = load_artifact(artifact)
     clips = open_split(data, "test", require_labels=True)
     labels = {f"clip-{c.name}": c.labels for c in clips if c.labels is not None}
     run_id = uuid.uuid4().hex[:8]
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = bench_config(transport, scoring, run_id, Path(tmp), workers)
+        cfg = bench_config(transport, scoring, run_id, Path(tmp), workers, threads)
         cfg.smoothing = art.config.smoothing
         cfg.cameras.cameras = [
             CameraConfig(
@@ -242,4 +270,5 @@ def run_pipeline_bench(
         "p99_latency_ms": float(np.percentile(lat, 99) * 1000) if lat.size else None,
         "score_messages_redelivered": got.redelivered,
         "model_version": art.version,
+        "model_threads": cfg.serving.threads,
     }

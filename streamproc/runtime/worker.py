@@ -23,11 +23,12 @@ from streamproc.alerts.lifecycle import Calibrated, Policy, apply_scores
 from streamproc.config.transport import TopicsConfig
 from streamproc.serving.client import ScorerClient
 from streamproc.serving.scorer import ScoreRequest, ScoreResult
-from streamproc.threshold.base import CameraState, StateStore
+from streamproc.threshold.base import CameraSettings, CameraState, StateStore
 from streamproc.transport.base import Consumer, Producer, Record
 from streamproc.transport.wire import WireError, WireWindow, decode_window
 
 log = logging.getLogger("streamproc.worker")
+LAG_EVERY_S = 1.0  # the lag gauge costs a broker round trip (end offsets) on Kafka
 
 
 @dataclass
@@ -59,6 +60,7 @@ class StreamWorker:
         self.on_message = on_message
         self.stats = WorkerStats()
         self._stop = threading.Event()
+        self._lag_at = 0.0
 
     def stop(self) -> None:
         self._stop.set()
@@ -83,12 +85,16 @@ class StreamWorker:
         """One poll-score-apply-publish-commit cycle; returns windows processed."""
         records = self.consumer.poll(self.max_records, self.poll_timeout_s)
         if not records:
+            self._lag()  # an idle worker keeps the gauge fresh (it falls to 0)
             return 0
         windows = self._decode(records)
-        results = self._score(windows) if windows else []
+        # One settings read per camera per batch: an operator's change applies from the
+        # next batch on.
+        settings = {c: self.store.get_settings(c) for c in dict.fromkeys(w.camera for w in windows)}
+        results = self._score(windows, settings) if windows else []
         touched: dict[str, CameraState] = {}
         for w, r in zip(windows, results, strict=True):
-            touched[w.camera] = self._apply(w, r)
+            touched[w.camera] = self._apply(w, r, settings[w.camera])
         for camera, state in touched.items():
             self._publish_outbox(camera, state)
         self.producer.flush()
@@ -121,10 +127,12 @@ class StreamWorker:
         metrics.BAD_MESSAGES.labels(reason=reason.split(":")[0][:40]).inc()
         self.stats.bad_messages += 1
 
-    def _score(self, windows: list[WireWindow]) -> list[ScoreResult]:
+    def _score(
+        self, windows: list[WireWindow], settings: dict[str, CameraSettings]
+    ) -> list[ScoreResult]:
         requests = []
         for w in windows:
-            s = self.store.get_settings(w.camera)
+            s = settings[w.camera]
             requests.append(
                 ScoreRequest(
                     w.camera,
@@ -143,8 +151,7 @@ class StreamWorker:
             metrics.WINDOWS_SCORED.labels(camera=w.camera).inc()
         return results
 
-    def _apply(self, w: WireWindow, r: ScoreResult) -> CameraState:
-        settings = self.store.get_settings(w.camera)
+    def _apply(self, w: WireWindow, r: ScoreResult, settings: CameraSettings) -> CameraState:
         cal = Calibrated(self.cal.mean, self.cal.std, self.cal.k, r.model_version)
 
         def fn(state: CameraState | None) -> tuple[CameraState, CameraState]:
@@ -192,6 +199,10 @@ class StreamWorker:
             self.store.transact(camera, fn)
 
     def _lag(self) -> None:
+        now = time.monotonic()
+        if now - self._lag_at < LAG_EVERY_S:
+            return
+        self._lag_at = now
         try:
             for (_, part), lag in self.consumer.lag().items():
                 metrics.CONSUMER_LAG.labels(partition=str(part)).set(lag)

@@ -24,6 +24,7 @@ class AppArgs(BaseModel):
     device: str = Field("auto", description="auto, cpu or cuda.")
     max_batch_size: int = Field(16, ge=1)
     batch_wait_timeout_s: float = Field(0.01, ge=0)
+    threads: int | None = Field(None, ge=1, description="torch CPU threads; None = Ray's.")
 
 
 def bind_scorer(args: AppArgs, options: dict[str, Any] | None = None) -> Application:
@@ -33,7 +34,13 @@ def bind_scorer(args: AppArgs, options: dict[str, Any] | None = None) -> Applica
     )
     return cast(
         Application,
-        scorer.bind(args.artifact, args.device, args.max_batch_size, args.batch_wait_timeout_s),
+        scorer.bind(
+            args.artifact,
+            args.device,
+            args.max_batch_size,
+            args.batch_wait_timeout_s,
+            args.threads,
+        ),
     )
 
 
@@ -80,6 +87,7 @@ def serve_config(cfg: ServingConfig, artifact: str) -> dict[str, Any]:
                     "device": cfg.device,
                     "max_batch_size": cfg.max_batch_size,
                     "batch_wait_timeout_s": cfg.batch_wait_timeout_s,
+                    "threads": cfg.threads,
                 },
                 "deployments": [deployment],
             }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 from ray import serve
 
 from streamproc.serving.scorer import ScoreRequest, ScoreResult, ScoringService
@@ -23,7 +24,10 @@ class AnomalyScorer:
         device: str = "auto",
         max_batch_size: int = 16,
         batch_wait_timeout_s: float = 0.01,
+        threads: int | None = None,
     ) -> None:
+        if threads:
+            torch.set_num_threads(threads)
         self.service = ScoringService(artifact, device)
         self.score.set_max_batch_size(max_batch_size)  # type: ignore[attr-defined]
         self.score.set_batch_wait_timeout_s(batch_wait_timeout_s)  # type: ignore[attr-defined]

@@ -29,12 +29,16 @@ def ensure_ray(address: str | None, num_cpus: int | None = None) -> None:
         else:
             # address="local": always a fresh instance of our own, never a cluster some
             # other process started on this machine (Ray would otherwise join it).
+            # worker_niceness 0: Ray runs its workers at nice 15 by default, so on one
+            # machine the scoring replica (the pipeline's bottleneck) would yield the CPU
+            # to this process's camera and worker threads.
             ray.init(
                 address="local",
                 num_cpus=num_cpus or os.cpu_count(),
                 include_dashboard=False,
                 ignore_reinit_error=True,
                 log_to_driver=False,
+                _system_config={"worker_niceness": 0},
             )
     except ConnectionError as err:
         raise StreamprocError(
@@ -53,6 +57,7 @@ def launch(cfg: ServingConfig, artifact: str | Path) -> Any:
         device=cfg.device,
         max_batch_size=cfg.max_batch_size,
         batch_wait_timeout_s=cfg.batch_wait_timeout_s,
+        threads=cfg.threads,
     )
     opts = deployment_options(cfg)
     app = bind_scorer(args, opts)

@@ -67,6 +67,7 @@ applications:
       device: {{ $s.device | toJson }}
       max_batch_size: {{ $s.max_batch_size | toJson }}
       batch_wait_timeout_s: {{ $s.batch_wait_timeout_s | toJson }}
+      threads: {{ $s.threads | toJson }}
     deployments:
       - name: {{ $s.deployment_name | toJson }}
         max_ongoing_requests: {{ $s.max_ongoing_requests | toJson }}

@@ -1,0 +1,111 @@
+"""The stream worker's cycle on the embedded peers (memory transport, SQLite state, the
+in-process scorer): what it reads from the state store per batch, and the lag gauge."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from streamproc import metrics
+from streamproc.alerts.lifecycle import Policy
+from streamproc.config import StreamprocConfig
+from streamproc.config.state import EmbeddedStateConfig
+from streamproc.config.transport import TopicsConfig
+from streamproc.model.artifact import load_artifact
+from streamproc.pipeline import calibrated_from
+from streamproc.runtime import worker as worker_mod
+from streamproc.runtime.worker import StreamWorker
+from streamproc.serving.client import LocalScorer
+from streamproc.serving.scorer import ScoringService
+from streamproc.threshold.base import CameraSettings
+from streamproc.threshold.embedded import EmbeddedStateStore
+from streamproc.transport import topic_specs
+from streamproc.transport.memory import MemoryTransport
+from streamproc.transport.wire import WireWindow, encode_window
+
+
+class CountingStore(EmbeddedStateStore):
+    def __init__(self, cfg: EmbeddedStateConfig) -> None:
+        super().__init__(cfg)
+        self.settings_reads: list[str] = []
+
+    def get_settings(self, camera: str) -> CameraSettings:
+        self.settings_reads.append(camera)
+        return super().get_settings(camera)
+
+
+def make_worker(tmp_path: Path, artifact: Path) -> tuple[StreamWorker, MemoryTransport]:
+    cfg = StreamprocConfig()
+    topics = TopicsConfig(publish_scores=True)
+    transport = MemoryTransport()
+    transport.ensure_topics(topic_specs(cfg.transport, topics))
+    store = CountingStore(EmbeddedStateConfig(path=str(tmp_path / "state.db")))
+    worker = StreamWorker(
+        transport.consumer([topics.frames], "workers", "w0"),
+        transport.producer(),
+        store,
+        LocalScorer(ScoringService(artifact, "cpu")),
+        topics,
+        Policy(cfg.threshold, cfg.smoothing, cfg.alerts),
+        calibrated_from(load_artifact(artifact)),
+        max_records=64,
+        poll_timeout_s=0.2,
+    )
+    return worker, transport
+
+
+def send_windows(transport: MemoryTransport, artifact: Path, per_camera: int) -> int:
+    art = load_artifact(artifact)
+    t = art.config.data.window.length
+    pre = art.config.data.preprocess
+    rng = np.random.default_rng(0)
+    producer = transport.producer()
+    for camera in ("cam-a", "cam-b"):
+        for i in range(per_camera):
+            frames = rng.integers(0, 255, (t, pre.height, pre.width), dtype=np.uint8)
+            w = WireWindow(camera, i * t, frames, tuple(float(i * t + k) for k in range(t)))
+            producer.send(TopicsConfig().frames, encode_window(w), camera.encode())
+    producer.flush()
+    return 2 * per_camera
+
+
+def test_settings_are_read_once_per_camera_per_batch(tmp_path: Path, tiny_artifact: Path) -> None:
+    worker, transport = make_worker(tmp_path, tiny_artifact)
+    sent = send_windows(transport, tiny_artifact, per_camera=3)
+    done = 0
+    while done < sent:
+        n = worker.step()
+        assert n > 0, "the worker stopped before every window was processed"
+        done += n
+    assert isinstance(worker.store, CountingStore)
+    reads = worker.store.settings_reads
+    assert sorted(set(reads)) == ["cam-a", "cam-b"]
+    assert len(reads) == 2 * worker.stats.batches  # not one per window (6 windows here)
+
+
+def test_lag_gauge_falls_to_zero_when_idle_and_is_rate_limited(
+    tmp_path: Path, tiny_artifact: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    worker, transport = make_worker(tmp_path, tiny_artifact)
+    send_windows(transport, tiny_artifact, per_camera=2)
+    calls = 0
+    real_lag = worker.consumer.lag
+
+    def counting_lag() -> dict[tuple[str, int], int]:
+        nonlocal calls
+        calls += 1
+        return real_lag()
+
+    monkeypatch.setattr(worker.consumer, "lag", counting_lag)
+    while worker.step():
+        pass
+    worker.step()  # idle polls within the same second do not query again
+    assert calls == 1
+    monkeypatch.setattr(worker_mod, "LAG_EVERY_S", 0.0)
+    worker.step()  # idle: refreshes the gauge
+    assert calls == 2
+    parts = [p for (_, p) in real_lag()]
+    for p in parts:
+        assert metrics.CONSUMER_LAG.labels(partition=str(p))._value.get() == 0
