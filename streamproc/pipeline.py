@@ -132,7 +132,7 @@ class Pipeline:
         """True when ingest has finished and no worker has anything left to consume."""
         if self.ingest is not None and not self.ingest.finished:
             return False
-        return all(sum(w.consumer.lag().values()) == 0 for w in self.workers)
+        return all(not w.holding and sum(w.consumer.lag().values()) == 0 for w in self.workers)
 
     def stop(self) -> None:
         if self.ingest is not None:

@@ -1,11 +1,20 @@
 """The stream worker: frames topic -> model -> per-camera state -> scores/alerts topics.
 
-One poll is one batch: decode (bad messages go to the dead-letter topic), score every
+One poll is one batch: decode it (bad messages go to the dead-letter topic), score every
 window in one model call, apply each window to its camera's state in an atomic
 transaction that also records the messages to publish (outbox), publish and flush
-them, clear the outbox, and only then commit the consumer offsets. A crash anywhere
-re-delivers the windows (at-least-once); already-applied frames are skipped by
-sequence number and pending outbox messages are re-sent, with the same ids.
+them, clear the outbox, and only then commit the batch's offsets.
+
+Two batches are in hand at most: while the model scores batch N, the worker polls batch
+N+1 and submits it too, so the model does not wait for the worker's own state, publish
+and commit work. Batches finish in poll order, so each camera's windows are applied in
+sequence.
+
+A failing cycle (model, store or broker unreachable) keeps its batch and retries it
+with backoff; nothing is committed past a batch that has not finished, so no window is
+skipped. A crash anywhere re-delivers the uncommitted windows (at-least-once);
+already-applied frames are skipped by sequence number and pending outbox messages are
+re-sent, with the same ids.
 """
 
 from __future__ import annotations
@@ -21,7 +30,7 @@ from typing import Any
 from streamproc import metrics
 from streamproc.alerts.lifecycle import Calibrated, Policy, apply_scores
 from streamproc.config.transport import TopicsConfig
-from streamproc.serving.client import ScorerClient
+from streamproc.serving.client import PendingScores, ScorerClient
 from streamproc.serving.scorer import ScoreRequest, ScoreResult
 from streamproc.threshold.base import CameraSettings, CameraState, StateStore
 from streamproc.transport.base import Consumer, Producer, Record
@@ -29,6 +38,20 @@ from streamproc.transport.wire import WireError, WireWindow, decode_window
 
 log = logging.getLogger("streamproc.worker")
 LAG_EVERY_S = 1.0  # the lag gauge costs a broker round trip (end offsets) on Kafka
+PREFETCH_WAIT_S = 0.05  # longest wait for the next batch while one is being scored
+
+
+@dataclass
+class Batch:
+    """The records of one poll, from decoding until their offsets are committed."""
+
+    windows: list[WireWindow]
+    bad: list[tuple[Record, str]]  # undecodable records and why, for the dead-letter topic
+    offsets: dict[tuple[str, int], int]  # (topic, partition) -> next offset to commit
+    settings: dict[str, CameraSettings] = field(default_factory=dict)
+    pending: PendingScores | None = None
+    submitted_at: float = 0.0
+    results: list[ScoreResult] | None = None
 
 
 @dataclass
@@ -61,59 +84,137 @@ class StreamWorker:
         self.stats = WorkerStats()
         self._stop = threading.Event()
         self._lag_at = 0.0
+        self._batch: Batch | None = None  # being finished (or retried)
+        self._next: Batch | None = None  # polled and submitted while _batch is scored
+        self._holding = 0  # batches polled and not yet committed
 
     def stop(self) -> None:
         self._stop.set()
 
+    @property
+    def holding(self) -> bool:
+        """True while polled records are not yet committed (being scored or retried)."""
+        return self._holding > 0
+
     def run(self) -> None:
-        """Loop until stopped. A failing cycle (model, store or broker unreachable) is
-        retried with backoff; nothing was committed, so its windows are redelivered."""
+        """Loop until stopped. A failing cycle is retried with backoff on the same batch."""
         delay = 0.5
         while not self._stop.is_set():
             try:
                 self.step()
                 delay = 0.5
-            except Exception as err:  # retry everything: the data is safe in the topic
+            except Exception as err:  # retry: the batch is kept and nothing was committed
                 msg = f"{type(err).__name__}: {err}"
                 self.stats.errors.append(msg)
                 metrics.RETRIES.labels(component="worker").inc()
                 log.warning("worker cycle failed (%s); retrying in %.1f s", msg, delay)
                 self._stop.wait(delay)
                 delay = min(delay * 2, 30.0)
+        self._drain()
 
     def step(self) -> int:
-        """One poll-score-apply-publish-commit cycle; returns windows processed."""
-        records = self.consumer.poll(self.max_records, self.poll_timeout_s)
+        """Finish one batch (polling one first if none is in hand, and polling the next
+        one while it is scored); returns the windows processed."""
+        if self._batch is None:
+            self._batch = self._take(self.poll_timeout_s)
+            if self._batch is None:
+                self._lag()  # an idle worker keeps the gauge fresh (it falls to 0)
+                return 0
+        if self._next is None:
+            self._next = self._take(PREFETCH_WAIT_S)
+        n = self._finish(self._batch)  # raises -> both batches are kept and retried
+        self._batch, self._next = self._next, None
+        self._lag()
+        return n
+
+    def _drain(self) -> None:
+        """On stop: finish what is in hand if that still works; else it is redelivered."""
+        for batch in (self._batch, self._next):
+            if batch is None:
+                continue
+            try:
+                self._finish(batch)
+            except Exception as err:
+                log.info("batch left uncommitted at stop (%s); it will be redelivered", err)
+                break
+        self._batch = self._next = None
+        self._holding = 0
+
+    def _take(self, timeout_s: float) -> Batch | None:
+        records = self.consumer.poll(self.max_records, timeout_s)
         if not records:
-            self._lag()  # an idle worker keeps the gauge fresh (it falls to 0)
-            return 0
-        windows = self._decode(records)
-        # One settings read per camera per batch: an operator's change applies from the
-        # next batch on.
-        settings = {c: self.store.get_settings(c) for c in dict.fromkeys(w.camera for w in windows)}
-        results = self._score(windows, settings) if windows else []
+            return None
+        self._holding += 1
+        offsets: dict[tuple[str, int], int] = {}
+        windows, bad = [], []
+        for rec in records:
+            key = (rec.topic, rec.partition)
+            offsets[key] = max(offsets.get(key, 0), rec.offset + 1)
+            try:
+                windows.append(decode_window(rec.value))
+            except WireError as err:
+                bad.append((rec, str(err)))
+        batch = Batch(windows, bad, offsets)
+        try:
+            self._submit(batch)
+        except Exception as err:  # the batch is held; _finish submits it again
+            log.warning("could not submit a batch for scoring (%s); will retry", err)
+        return batch
+
+    def _submit(self, batch: Batch) -> None:
+        """Read each camera's settings once per batch (an operator's change applies from
+        the next batch on) and hand the windows to the model."""
+        if not batch.windows:
+            return
+        cameras = dict.fromkeys(w.camera for w in batch.windows)
+        batch.settings = {c: self.store.get_settings(c) for c in cameras}
+        requests = []
+        for w in batch.windows:
+            s = batch.settings[w.camera]
+            requests.append(
+                ScoreRequest(
+                    w.camera,
+                    w.seq,
+                    w.frames,
+                    w.context,
+                    s.roi,
+                    s.exclude,
+                    heatmap=self.policy.alerts.heatmaps,
+                )
+            )
+        batch.submitted_at = time.perf_counter()
+        batch.pending = self.scorer.submit(requests)
+
+    def _finish(self, batch: Batch) -> int:
+        """Scores -> state -> publish -> flush -> clear outbox -> commit. Safe to repeat:
+        applying is idempotent by sequence number and outbox ids are stable."""
+        if batch.results is None and batch.windows:
+            if batch.pending is None:
+                self._submit(batch)
+            assert batch.pending is not None
+            try:
+                batch.results = batch.pending.result()
+            except Exception:
+                batch.pending = None  # submitted again on the retry
+                raise
+            metrics.INFERENCE_LATENCY.observe(time.perf_counter() - batch.submitted_at)
+            for w in batch.windows:
+                metrics.WINDOWS_SCORED.labels(camera=w.camera).inc()
+        for rec, reason in batch.bad:
+            self._dead_letter(rec, reason)
         touched: dict[str, CameraState] = {}
-        for w, r in zip(windows, results, strict=True):
-            touched[w.camera] = self._apply(w, r, settings[w.camera])
+        for w, r in zip(batch.windows, batch.results or [], strict=True):
+            touched[w.camera] = self._apply(w, r, batch.settings[w.camera])
         for camera, state in touched.items():
             self._publish_outbox(camera, state)
         self.producer.flush()
         for camera, state in touched.items():
             self._clear_outbox(camera, state.outbox)
-        self.consumer.commit()
+        self.consumer.commit(batch.offsets)
+        self._holding -= 1
         self.stats.batches += 1
-        self.stats.windows += len(windows)
-        self._lag()
-        return len(windows)
-
-    def _decode(self, records: list[Record]) -> list[WireWindow]:
-        out = []
-        for rec in records:
-            try:
-                out.append(decode_window(rec.value))
-            except WireError as err:
-                self._dead_letter(rec, str(err))
-        return out
+        self.stats.windows += len(batch.windows)
+        return len(batch.windows)
 
     def _dead_letter(self, rec: Record, reason: str) -> None:
         log.warning("dead-letter %s[%d]@%d: %s", rec.topic, rec.partition, rec.offset, reason)
@@ -126,30 +227,6 @@ class StreamWorker:
         self.producer.send(self.topics.dead_letter, rec.value, rec.key, headers)
         metrics.BAD_MESSAGES.labels(reason=reason.split(":")[0][:40]).inc()
         self.stats.bad_messages += 1
-
-    def _score(
-        self, windows: list[WireWindow], settings: dict[str, CameraSettings]
-    ) -> list[ScoreResult]:
-        requests = []
-        for w in windows:
-            s = settings[w.camera]
-            requests.append(
-                ScoreRequest(
-                    w.camera,
-                    w.seq,
-                    w.frames,
-                    w.context,
-                    s.roi,
-                    s.exclude,
-                    heatmap=self.policy.alerts.heatmaps,
-                )
-            )
-        t0 = time.perf_counter()
-        results = self.scorer.score(requests)
-        metrics.INFERENCE_LATENCY.observe(time.perf_counter() - t0)
-        for w in windows:
-            metrics.WINDOWS_SCORED.labels(camera=w.camera).inc()
-        return results
 
     def _apply(self, w: WireWindow, r: ScoreResult, settings: CameraSettings) -> CameraState:
         cal = Calibrated(self.cal.mean, self.cal.std, self.cal.k, r.model_version)

@@ -1,32 +1,55 @@
 """How a stream worker reaches the model: one protocol, two peers.
 
-``ServeScorer`` calls the Ray Serve deployment through a DeploymentHandle (requests of
-one poll are sent together so ``@serve.batch`` can batch them); ``LocalScorer`` runs the
-same ``ScoringService`` in the worker process.
+``submit`` hands a batch of windows over and returns at once with a ``PendingScores``, so a
+worker can fetch its next batch while the model works; ``result()`` waits for the scores.
+``ServeScorer`` calls the Ray Serve deployment through a DeploymentHandle, a batch in one
+call (``score_many``; the replica cuts it into model batches); ``LocalScorer`` runs the
+same ``ScoringService`` in the worker process (synchronously: nothing overlaps there).
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from streamproc.serving.scorer import ScoreRequest, ScoreResult, ScoringService
 
 
+class PendingScores(Protocol):
+    def result(self) -> list[ScoreResult]:
+        """The scores, in request order; raises what the scoring raised."""
+
+
 class ScorerClient(Protocol):
-    def score(self, requests: list[ScoreRequest]) -> list[ScoreResult]: ...
+    def submit(self, requests: list[ScoreRequest]) -> PendingScores: ...
 
     def version(self) -> str: ...
+
+
+class _Done:
+    def __init__(self, results: list[ScoreResult]) -> None:
+        self._results = results
+
+    def result(self) -> list[ScoreResult]:
+        return self._results
 
 
 class LocalScorer:
     def __init__(self, service: ScoringService) -> None:
         self.service = service
 
-    def score(self, requests: list[ScoreRequest]) -> list[ScoreResult]:
-        return self.service.score(requests)
+    def submit(self, requests: list[ScoreRequest]) -> PendingScores:
+        return _Done(self.service.score(requests))
 
     def version(self) -> str:
         return self.service.version
+
+
+class _ServeResponse:
+    def __init__(self, response: Any, timeout_s: float) -> None:
+        self._response, self._timeout_s = response, timeout_s
+
+    def result(self) -> list[ScoreResult]:
+        return list(self._response.result(timeout_s=self._timeout_s))
 
 
 class ServeScorer:
@@ -36,9 +59,8 @@ class ServeScorer:
         self.handle = serve.get_app_handle(app_name)
         self.timeout_s = timeout_s
 
-    def score(self, requests: list[ScoreRequest]) -> list[ScoreResult]:
-        responses = [self.handle.score.remote(r) for r in requests]
-        return [r.result(timeout_s=self.timeout_s) for r in responses]
+    def submit(self, requests: list[ScoreRequest]) -> PendingScores:
+        return _ServeResponse(self.handle.score_many.remote(requests), self.timeout_s)
 
     def version(self) -> str:
         return str(self.handle.version.remote().result(timeout_s=self.timeout_s))

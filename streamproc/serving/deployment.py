@@ -1,6 +1,10 @@
 """The Ray Serve deployment: a thin shell around ``ScoringService``.
 
-Requests from many cameras are batched by ``@serve.batch``; a new model version is
+Two ways in, both dynamically batched by ``@serve.batch``: ``score`` takes one window;
+``score_many`` takes a stream worker's whole poll (windows of many cameras) in one call,
+which saves the per-call cost of Ray (routing, serialisation) for every window; calls of
+several workers are merged and cut into model batches of ``max_batch_size`` windows.
+A new model version is
 rolled out with ``reconfigure`` (``user_config: {artifact: DIR}``): the new artifact is
 loaded beside the old one and swapped in, so requests already running finish on the
 model they started with.
@@ -29,6 +33,8 @@ class AnomalyScorer:
         if threads:
             torch.set_num_threads(threads)
         self.service = ScoringService(artifact, device)
+        self.max_batch_size = max_batch_size
+        self.score_many.set_batch_wait_timeout_s(batch_wait_timeout_s)  # type: ignore[attr-defined]
         self.score.set_max_batch_size(max_batch_size)  # type: ignore[attr-defined]
         self.score.set_batch_wait_timeout_s(batch_wait_timeout_s)  # type: ignore[attr-defined]
 
@@ -40,6 +46,19 @@ class AnomalyScorer:
     @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.01)
     async def score(self, requests: list[ScoreRequest]) -> list[ScoreResult]:
         return self.service.score(requests)
+
+    @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.01)
+    async def score_many(self, calls: list[list[ScoreRequest]]) -> list[list[ScoreResult]]:
+        flat = [r for call in calls for r in call]
+        n = self.max_batch_size
+        results = [
+            res for i in range(0, len(flat), n) for res in self.service.score(flat[i : i + n])
+        ]
+        out, at = [], 0
+        for call in calls:
+            out.append(results[at : at + len(call)])
+            at += len(call)
+        return out
 
     def version(self) -> str:
         return self.service.version

@@ -9,6 +9,7 @@ partitions, and offsets committed explicitly after results are published
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -52,8 +53,10 @@ class Consumer(Protocol):
     def poll(self, max_records: int, timeout_s: float) -> list[Record]:
         """Next records from the partitions this member owns (may be empty)."""
 
-    def commit(self) -> None:
-        """Commit the offsets of everything returned by ``poll`` so far."""
+    def commit(self, offsets: Mapping[tuple[str, int], int] | None = None) -> None:
+        """Commit ``offsets`` ((topic, partition) -> next offset to read), or, without
+        them, everything returned by ``poll`` so far. Partitions this member no longer
+        owns are left to their new owner."""
 
     def assignment(self) -> set[tuple[str, int]]:
         """(topic, partition) pairs this member currently owns."""

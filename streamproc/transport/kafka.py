@@ -19,7 +19,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import kafka
@@ -324,21 +324,25 @@ class KafkaTransportConsumer:
                 self._uncommitted[tp] = messages[-1].offset + 1
         return out
 
-    def commit(self) -> None:
+    def commit(self, offsets: Mapping[tuple[str, int], int] | None = None) -> None:
         self._check_open()
+        if offsets is None:
+            chosen, self._uncommitted = self._uncommitted, {}
+        else:
+            chosen = {TopicPartition(t, p): o for (t, p), o in offsets.items()}
+            self._uncommitted = {
+                tp: o for tp, o in self._uncommitted.items() if o > chosen.get(tp, -1)
+            }
         owned = self._client.assignment()
         # Only partitions still owned: a moved one is re-read by its new owner from the
         # last commit, and committing it here could skip records the owner has not seen.
-        offsets = {
-            tp: OffsetAndMetadata(offset, "", -1)
-            for tp, offset in self._uncommitted.items()
-            if tp in owned
+        meta = {
+            tp: OffsetAndMetadata(offset, "", -1) for tp, offset in chosen.items() if tp in owned
         }
-        self._uncommitted = {}
-        if not offsets:
+        if not meta:
             return
         try:
-            self._client.commit(offsets, timeout_ms=self._timeout_ms)
+            self._client.commit(meta, timeout_ms=self._timeout_ms)
         except _REBALANCE_ERRORS as err:
             log.warning(
                 "group %r: commit lost to a rebalance (%s); the records are redelivered",

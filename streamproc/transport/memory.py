@@ -27,7 +27,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from streamproc.config.transport import MemoryTransportConfig
@@ -317,11 +317,16 @@ class MemoryConsumer:
             self._uncommitted[(r.topic, r.partition)] = r.offset + 1
         return records
 
-    def commit(self) -> None:
+    def commit(self, offsets: Mapping[TP, int] | None = None) -> None:
         self._check_open()
-        if self._uncommitted:
-            self._broker._commit(self._group, self._member_id, self._uncommitted)
-            self._uncommitted = {}
+        if offsets is None:
+            offsets, self._uncommitted = self._uncommitted, {}
+        else:
+            self._uncommitted = {
+                tp: o for tp, o in self._uncommitted.items() if o > offsets.get(tp, -1)
+            }
+        if offsets:
+            self._broker._commit(self._group, self._member_id, dict(offsets))
 
     def assignment(self) -> set[tuple[str, int]]:
         self._check_open()

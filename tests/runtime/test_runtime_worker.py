@@ -3,6 +3,7 @@ in-process scorer): what it reads from the state store per batch, and the lag ga
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -17,10 +18,11 @@ from streamproc.model.artifact import load_artifact
 from streamproc.pipeline import calibrated_from
 from streamproc.runtime import worker as worker_mod
 from streamproc.runtime.worker import StreamWorker
-from streamproc.serving.client import LocalScorer
-from streamproc.serving.scorer import ScoringService
+from streamproc.serving.client import LocalScorer, PendingScores
+from streamproc.serving.scorer import ScoreRequest, ScoringService
 from streamproc.threshold.base import CameraSettings
 from streamproc.threshold.embedded import EmbeddedStateStore
+from streamproc.threshold.errors import StateUnavailableError
 from streamproc.transport import topic_specs
 from streamproc.transport.memory import MemoryTransport
 from streamproc.transport.wire import WireWindow, encode_window
@@ -109,3 +111,66 @@ def test_lag_gauge_falls_to_zero_when_idle_and_is_rate_limited(
     parts = [p for (_, p) in real_lag()]
     for p in parts:
         assert metrics.CONSUMER_LAG.labels(partition=str(p))._value.get() == 0
+
+
+class FlakyStore(CountingStore):
+    """Fails the first ``failures`` state transactions, as an unreachable store would."""
+
+    def __init__(self, cfg: EmbeddedStateConfig, failures: int) -> None:
+        super().__init__(cfg)
+        self.failures = failures
+
+    def transact(self, camera, fn):  # type: ignore[no-untyped-def]
+        if self.failures > 0:
+            self.failures -= 1
+            raise StateUnavailableError("state store unreachable (test)")
+        return super().transact(camera, fn)
+
+
+def test_a_failed_cycle_retries_its_batch_and_skips_no_window(
+    tmp_path: Path, tiny_artifact: Path
+) -> None:
+    worker, transport = make_worker(tmp_path, tiny_artifact)
+    worker.store = FlakyStore(EmbeddedStateConfig(path=str(tmp_path / "flaky.db")), failures=2)
+    worker.max_records = 2  # several batches, so later polls happen while one is failing
+    sent = send_windows(transport, tiny_artifact, per_camera=3)
+    scores = transport.consumer([TopicsConfig().scores], "reader")
+    failures, done = 0, 0
+    while done < sent:
+        try:
+            done += worker.step()
+        except StateUnavailableError:
+            failures += 1
+            assert failures <= 2, "the store recovered but the worker kept failing"
+    assert failures == 2 and worker.stats.windows == sent
+    published = {(r.key, json.loads(r.value)["seq"]) for r in scores.poll(10_000, 1.0)}
+    t = load_artifact(tiny_artifact).config.data.window.length
+    assert published == {(c, s) for c in (b"cam-a", b"cam-b") for s in range(3 * t)}
+    assert not worker.holding and sum(worker.consumer.lag().values()) == 0
+
+
+class RecordingScorer(LocalScorer):
+    def __init__(self, service: ScoringService, log: list[str]) -> None:
+        super().__init__(service)
+        self.log = log
+
+    def submit(self, requests: list[ScoreRequest]) -> PendingScores:
+        self.log.append(f"submit {len(requests)}")
+        return super().submit(requests)
+
+
+def test_the_next_batch_is_submitted_before_the_current_one_is_applied(
+    tmp_path: Path, tiny_artifact: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log: list[str] = []
+    worker, transport = make_worker(tmp_path, tiny_artifact)
+    worker.scorer = RecordingScorer(ScoringService(tiny_artifact, "cpu"), log)
+    worker.max_records = 2
+    real_apply = worker._apply
+    monkeypatch.setattr(worker, "_apply", lambda *a: log.append("apply") or real_apply(*a))
+    sent = send_windows(transport, tiny_artifact, per_camera=2)  # 4 windows: 2 batches
+    assert worker.step() == 2
+    assert log == ["submit 2", "submit 2", "apply", "apply"]
+    assert worker.holding  # the second batch is scored, not yet committed
+    assert worker.step() == 2 and not worker.holding
+    assert worker.stats.windows == sent

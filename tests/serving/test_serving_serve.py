@@ -42,18 +42,27 @@ def test_serve_batches_and_hot_swaps_versions(tmp_path: Path, tiny_artifact: Pat
     try:
         launch(cfg, tiny_artifact)
         client = ServeScorer(cfg.app_name)
-        first = client.score(requests(12))
+        first = client.submit(requests(12)).result()
         assert [r.seq for r in first] == list(range(12)) and {r.model_version for r in first} == {
             v1
         }
         assert all(len(r.scores) == 4 for r in first)
+        # Calls of several workers are merged and cut into model batches (8 here), and
+        # every caller gets its own windows back, in order.
+        calls = [requests(5), requests(11)[5:], requests(3)]
+        pending = [client.submit(c) for c in calls]
+        for call, p in zip(calls, pending, strict=True):
+            got = p.result()
+            assert [(r.camera, r.seq) for r in got] == [(q.camera, q.seq) for q in call]
+            ref = {r.seq: r.scores for r in first}
+            np.testing.assert_allclose([r.scores for r in got], [ref[q.seq] for q in call], 1e-4)
         handle = serve.get_app_handle(cfg.app_name)
         in_flight = [handle.score.remote(r) for r in requests(40)]
         launch(cfg.model_copy(), v2_dir)  # redeploy with a new user_config -> reconfigure
         done = [r.result(timeout_s=120) for r in in_flight]
         assert len(done) == 40 and {d.model_version for d in done} <= {v1, v2}
         assert client.version() == v2
-        assert {r.model_version for r in client.score(requests(4))} == {v2}
+        assert {r.model_version for r in client.submit(requests(4)).result()} == {v2}
     finally:
         serve.shutdown()
         ray.shutdown()

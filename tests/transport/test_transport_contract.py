@@ -190,6 +190,20 @@ def test_committed_progress_survives_a_restart(transport: Transport) -> None:
     second.close()
 
 
+def test_commit_of_explicit_offsets_covers_only_them(transport: Transport) -> None:
+    # A worker that holds a second batch commits the first one's offsets only.
+    topic, group = new_topic(transport, partitions=1), unique("g")
+    send_all(transport, topic, [(b"k", str(i).encode()) for i in range(10)])
+    first = transport.consumer([topic], group)
+    poll_until([first], lambda got: len(got[0]) >= 6, commit=False)
+    first.commit({(topic, 0): 4})  # records 0-3 done, 4.. still in hand
+    first.close()
+    second = transport.consumer([topic], group)
+    rest = drain(second, 6)
+    assert [int(r.value) for r in rest] == list(range(4, 10))
+    second.close()
+
+
 def test_lag_counts_records_behind_the_end(transport: Transport) -> None:
     topic = new_topic(transport, partitions=1)
     send_all(transport, topic, [(b"k", b"x")] * 5)
