@@ -54,9 +54,10 @@ def pipeline(
         None,
         "--model-threads",
         min=1,
-        help="torch threads of the model, in the replica and the raw measurement alike "
-        "(default: one per core).",
+        help="torch threads per Serve replica (default: the cores divided among the "
+        "replicas); the raw measurement gets replicas x threads.",
     ),
+    replicas: int = typer.Option(1, "--replicas", min=1, help="Serve replicas of the model."),
 ) -> None:
     """Replay every test clip as a camera through the full pipeline and measure it."""
     if transport not in ("kafka", "memory"):
@@ -73,6 +74,7 @@ def pipeline(
         fps,
         log=lambda s: console.print(s),
         model_threads=model_threads,
+        replicas=replicas,
     )
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text(json.dumps(result, indent=2))

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from streamproc.errors import ConfigError
 from streamproc.evaluation.pipeline_bench import alert_quality, intervals, run_pipeline_bench
 
 
@@ -55,3 +56,8 @@ def test_memory_pipeline_report_agrees_with_the_offline_evaluation(
     assert abs(rep["micro_auc"] - rep["eval_micro_auc"]) < 0.005
     assert rep["frames_per_s"] > 0 and rep["raw_frames_per_s"] > 0
     assert 0 < rep["p50_latency_ms"] <= rep["p99_latency_ms"]
+
+
+def test_several_replicas_need_serve_scoring(synthetic_dataset: Path, tiny_artifact: Path) -> None:
+    with pytest.raises(ConfigError, match="--replicas needs --scoring serve"):
+        run_pipeline_bench(synthetic_dataset, tiny_artifact, "memory", "local", replicas=2)
