@@ -55,7 +55,7 @@ def pipeline(
         "--model-threads",
         min=1,
         help="torch threads per Serve replica (default: the cores divided among the "
-        "replicas); the raw measurement gets replicas x threads.",
+        "replicas); the raw measurement runs as many models with as many threads.",
     ),
     replicas: int = typer.Option(1, "--replicas", min=1, help="Serve replicas of the model."),
 ) -> None:
