@@ -58,6 +58,13 @@ def pipeline(
         "replicas); the raw measurement runs as many models with as many threads.",
     ),
     replicas: int = typer.Option(1, "--replicas", min=1, help="Serve replicas of the model."),
+    camera_resize: str | None = typer.Option(
+        None,
+        "--camera-resize",
+        metavar="WxH",
+        help="Cameras downscale to WxH at capture (their `resize` setting), e.g. the "
+        "model's input size; default: native frames on the wire.",
+    ),
 ) -> None:
     """Replay every test clip as a camera through the full pipeline and measure it."""
     if transport not in ("kafka", "memory"):
@@ -75,10 +82,24 @@ def pipeline(
         log=lambda s: console.print(s),
         model_threads=model_threads,
         replicas=replicas,
+        camera_resize=parse_size(camera_resize) if camera_resize else None,
     )
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text(json.dumps(result, indent=2))
     typer.echo(json.dumps(result, indent=2))
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """'144x96' -> (144, 96); anything else is a ConfigError naming the expected form."""
+    parts = text.lower().split("x")
+    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+        raise ConfigError(
+            f"--camera-resize must look like WIDTHxHEIGHT (e.g. 144x96), got {text!r}"
+        )
+    w, h = (int(p) for p in parts)
+    if not (8 <= w <= 8192 and 8 <= h <= 8192):
+        raise ConfigError(f"--camera-resize sides must be in 8..8192, got {text!r}")
+    return w, h
 
 
 @app.command("scoring")

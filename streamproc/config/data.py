@@ -18,7 +18,7 @@ class PreprocessConfig(StrictModel):
     height: int = Field(96, ge=16, le=1024, description="Frame height after resize, pixels.")
     width: int = Field(144, ge=16, le=1024, description="Frame width after resize, pixels.")
     motion: Literal["none", "diff", "flow"] = Field(
-        "diff",
+        "flow",
         description=(
             "Extra motion channel(s): 'diff' = absolute difference to the previous frame, "
             "'flow' = Farneback optical flow magnitude, 'none' = appearance only."

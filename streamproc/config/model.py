@@ -31,3 +31,11 @@ class ModelConfig(StrictModel):
         False, description="attention-ae: variational bottleneck (enables the KL term)."
     )
     dropout: float = Field(0.1, ge=0, lt=1, description="Dropout inside the attention block.")
+    predict_motion: bool = Field(
+        True,
+        description=(
+            "attention-ae: the encoder sees the appearance channels only and the decoder "
+            "predicts the motion channel too (appearance-motion correspondence); score "
+            "with scoring.channels 'motion'. Needs data.preprocess.motion other than 'none'."
+        ),
+    )

@@ -52,4 +52,14 @@ class StreamprocConfig(StrictModel):
                 "scoring.channels is 'motion' but data.preprocess.motion is 'none'; "
                 "set data.preprocess.motion to 'diff' or 'flow', or score 'all' channels"
             )
+        if (
+            self.model.name == "attention-ae"
+            and self.model.predict_motion
+            and self.data.preprocess.motion == "none"
+        ):
+            raise ValueError(
+                "model.predict_motion is true but data.preprocess.motion is 'none': there is "
+                "no motion channel to predict; set data.preprocess.motion to 'flow' or "
+                "'diff', or set model.predict_motion to false (plain reconstruction)"
+            )
         return self

@@ -19,11 +19,21 @@ class ScoringConfig(StrictModel):
             "'latent-knn' = distance of the window's latent code to its k nearest normal codes."
         ),
     )
-    patch: int = Field(12, ge=1, le=256, description="Side of the square pooling patch, pixels.")
+    patch: int = Field(20, ge=1, le=256, description="Side of the square pooling patch, pixels.")
     channels: Literal["all", "motion", "appearance"] = Field(
-        "all",
+        "motion",
         description="Input channels whose reconstruction error is scored ('motion' needs "
         "data.preprocess.motion other than 'none').",
+    )
+    residual: Literal["squared", "excess"] = Field(
+        "excess",
+        description=(
+            "Per-pixel error: 'squared' = (input - reconstruction)^2; 'excess' = "
+            "max(input - reconstruction, 0). With channels 'motion' and "
+            "model.predict_motion, 'excess' is the motion the appearance does not explain "
+            "(a bicycle faster than the walkers the network learned); a person who stops "
+            "is not scored."
+        ),
     )
     normalize_pixels: bool = Field(
         False,

@@ -1,5 +1,6 @@
 """`streamproc bench scoring`: how the scoring choices change the streaming AUC of one
-trained artifact (pixel normalisation, channels, patch size) beside two training-free
+trained artifact (channels, squared or excess residual, pixel normalisation, patch size)
+beside two training-free
 baselines (frame difference and optical-flow speed). The network runs once per clip;
 every variant is derived from the same residuals."""
 
@@ -22,11 +23,12 @@ from streamproc.sources.frames import read_frames
 from streamproc.windowing.preprocess import preprocess_clip
 from streamproc.windowing.windows import first_cover, window_starts
 
-PATCHES = (8, 12, 16, 24)
+PATCHES = (8, 12, 16, 20, 24)
+NORMALISED_PATCHES = (12, 20)  # pixel normalisation hurt at every size; two are enough
 
 
 def _residuals(art: Any, frames: np.ndarray) -> torch.Tensor:
-    """Squared residual per frame (N, C, H, W), each frame from its first window."""
+    """Signed residual x - recon per frame (N, C, H, W), each frame from its first window."""
     w = art.config.data.window
     starts = window_starts(len(frames), w.length, w.stride)
     owner = first_cover(len(frames), starts, w.length)
@@ -35,7 +37,7 @@ def _residuals(art: Any, frames: np.ndarray) -> torch.Tensor:
     with torch.inference_mode():
         for i in range(0, len(starts), 16):
             x = torch.from_numpy(stack_windows(frames, starts[i : i + 16], w.length))
-            out.append((x - art.model(x).recon).pow(2))  # (B, C, T, H, W)
+            out.append(x - art.model(x).recon)  # (B, C, T, H, W)
     return torch.cat(out)[owner, :, pos]
 
 
@@ -62,13 +64,17 @@ def scoring_ablation(data: Path, artifact: Path) -> list[dict[str, Any]]:
         for which in ("all", "appearance", "motion"):
             if which == "motion" and pre.motion == "none":
                 continue
-            err = res[:, channel_slice(which, pre.appearance_channels)].mean(dim=1)
-            for p in PATCHES:
-                add(f"model {which} raw p{p}", clip.name, patch_max(err[None], p)[0])
-                if pix is not None:
-                    norm = err / (pix + floor + 1e-6)
+            d = res[:, channel_slice(which, pre.appearance_channels)]
+            maps = {"squared": d.pow(2).mean(dim=1), "excess": d.clamp(min=0).mean(dim=1)}
+            for kind, err in maps.items():
+                for p in PATCHES:
+                    add(f"model {which} {kind} p{p}", clip.name, patch_max(err[None], p)[0])
+            if pix is not None:  # the calibration map holds the artifact's residual kind
+                kind = art.config.scoring.residual
+                norm = maps[kind] / (pix + floor + 1e-6)
+                for p in NORMALISED_PATCHES:
                     add(
-                        f"model {which} pixel-normalised p{p}",
+                        f"model {which} {kind} pixel-normalised p{p}",
                         clip.name,
                         patch_max(norm[None], p)[0],
                     )

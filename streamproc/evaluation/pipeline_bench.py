@@ -196,10 +196,13 @@ def run_pipeline_bench(
     log: Callable[[str], None] = print,
     model_threads: int | None = None,
     replicas: int = 1,
+    camera_resize: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
-    """``model_threads``: torch threads per Serve replica (default: the cores divided
-    among the ``replicas``). The raw measurement runs as many models in-process, each
-    with those threads: the same layout and compute the pipeline's model has."""
+    """``camera_resize``: (width, height) every camera downscales to at capture (the
+    cameras' ``resize`` setting); None sends native frames. ``model_threads``: torch
+    threads per Serve replica (default: the cores divided among the ``replicas``). The
+    raw measurement runs as many models in-process, each with those threads: the same
+    layout and compute the pipeline's model has."""
     if replicas > 1 and scoring != "serve":
         raise ConfigError("--replicas needs --scoring serve (local scoring has one model)")
     previous = torch.get_num_threads()
@@ -207,7 +210,17 @@ def run_pipeline_bench(
     torch.set_num_threads(threads)  # the in-process scorer (local mode)
     try:
         return _run(
-            data, artifact, transport, scoring, workers, timeout_s, fps, log, threads, replicas
+            data,
+            artifact,
+            transport,
+            scoring,
+            workers,
+            timeout_s,
+            fps,
+            log,
+            threads,
+            replicas,
+            camera_resize,
         )
     finally:
         torch.set_num_threads(previous)
@@ -224,6 +237,7 @@ def _run(
     log: Callable[[str], None],
     threads: int,
     replicas: int,
+    camera_resize: tuple[int, int] | None,
 ) -> dict[str, Any]:
     art = load_artifact(artifact)
     clips = open_split(data, "test", require_labels=True)
@@ -238,6 +252,7 @@ def _run(
                 source=str(c.path),
                 source_fps=fps or 10.0,
                 realtime=fps is not None,
+                resize=camera_resize,
             )
             for c in clips
         ]
@@ -306,4 +321,5 @@ def _run(
         "model_threads": cfg.serving.threads,
         "replicas": replicas,
         "raw_models": replicas,
+        "camera_resize": list(camera_resize) if camera_resize else None,
     }

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from streamproc.config import StreamprocConfig
-from streamproc.evaluation.baseline import baseline_preprocess, baseline_raw
+from streamproc.evaluation.baseline import BASELINE_PATCH, baseline_preprocess, baseline_raw
 from streamproc.evaluation.protocols import Protocol, ProtocolResult, RawScores, run_protocol
 from streamproc.model.artifact import Artifact
 from streamproc.model.calibration import score_stats
@@ -76,7 +76,7 @@ def score_baseline(
 ) -> tuple[ScoredDataset, dict[str, Any]]:
     """Motion energy on every test clip, calibrated on the training clips."""
     pre = baseline_preprocess(cfg.data.preprocess)
-    patch = cfg.scoring.patch
+    patch = BASELINE_PATCH
     train = [
         baseline_raw(preprocess_clip(read_frames(c.path), pre), patch).streaming
         for c in open_split(data, "train")

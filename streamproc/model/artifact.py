@@ -123,6 +123,23 @@ def _read_json(path: Path) -> dict[str, Any]:
     return data
 
 
+# Settings added after artifacts were first written, with the behaviour those artifacts
+# were trained and calibrated with. A stored config without the key gets this value, not
+# today's default (which would silently change how an old model scores).
+ADDED_LATER: dict[tuple[str, str], Any] = {
+    ("scoring", "residual"): "squared",
+    ("model", "predict_motion"): False,
+}
+
+
+def _with_old_behaviour(raw: dict[str, Any]) -> dict[str, Any]:
+    for (section, key), value in ADDED_LATER.items():
+        part = raw.get(section)
+        if isinstance(part, dict) and key not in part:
+            part[key] = value
+    return raw
+
+
 def load_artifact(directory: str | Path, verify: bool = True) -> Artifact:
     """Load an artifact directory. Only JSON and safetensors are read: no pickle."""
     d = Path(directory)
@@ -138,7 +155,8 @@ def load_artifact(directory: str | Path, verify: bool = True) -> Artifact:
             "(modified or partially copied); re-export or copy the directory again"
         )
     try:
-        cfg = config_from_dict(_read_json(d / "config.json"), str(d / "config.json"))
+        raw = _with_old_behaviour(_read_json(d / "config.json"))
+        cfg = config_from_dict(raw, str(d / "config.json"))
     except ConfigError as err:
         raise ArtifactError(
             f"artifact config is not valid for this streamproc version:\n{err}"

@@ -29,6 +29,8 @@ class AttentionAEConfig:
     dropout: float = 0.1
     multiscale: bool = False
     variational: bool = False
+    predict_motion: bool = False  # hide the motion channels from the encoder
+    appearance_channels: int = 1
 
 
 class AttentionAE(AnomalyModel):
@@ -53,6 +55,17 @@ class AttentionAE(AnomalyModel):
 
     def forward(self, x: torch.Tensor) -> ModelOutput:
         bsz, c, t, h, w = x.shape
+        if self.cfg.predict_motion:
+            # Appearance-motion correspondence: the network sees appearance only and must
+            # predict the motion channel, so motion its appearance does not explain (a
+            # fast bicycle among walkers) leaves a residual.
+            x = torch.cat(
+                [
+                    x[:, : self.cfg.appearance_channels],
+                    x.new_zeros(x[:, self.cfg.appearance_channels :].shape),
+                ],
+                1,
+            )
         frames = x.permute(0, 2, 1, 3, 4).reshape(bsz * t, c, h, w)
         f = self.encoder(frames)  # (B*T, 2b, h/8, w/8)
         gh, gw = f.shape[-2:]

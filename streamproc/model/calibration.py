@@ -62,7 +62,7 @@ def calibrate(
         for _, xb in iter_batches(frames, starts, window.length, batch):
             x = torch.as_tensor(xb, device=device)
             out = model(x)
-            maps = error_maps(x, out.recon, channels)  # (B, T, H, W)
+            maps = error_maps(x, out.recon, channels, cfg.residual)  # (B, T, H, W)
             s = maps.sum(dim=(0, 1))
             err_sum = s if err_sum is None else err_sum + s
             count += maps.shape[0] * maps.shape[1]

@@ -38,6 +38,8 @@ def _attention(m: ModelConfig, d: DataConfig) -> AnomalyModel:
             dropout=m.dropout,
             multiscale=m.multiscale_temporal,
             variational=m.variational,
+            predict_motion=m.predict_motion,
+            appearance_channels=p.appearance_channels,
         )
     )
 
@@ -54,6 +56,15 @@ def _convlstm(m: ModelConfig, d: DataConfig) -> AnomalyModel:
     )
 
 
+# The plain reconstructors score every channel's squared error on frame differences (their
+# seeds' setting); attention-ae's defaults (flow, motion prediction, excess) do not apply.
+RECONSTRUCTOR = {
+    "data.preprocess.motion": "diff",
+    "scoring.channels": "all",
+    "scoring.residual": "squared",
+    "scoring.patch": 12,
+}
+
 MODELS: dict[str, ModelEntry] = {
     "attention-ae": ModelEntry(
         _attention, "conv encoder + space/time self-attention + decoder (seeds 000, 004)"
@@ -62,6 +73,7 @@ MODELS: dict[str, ModelEntry] = {
         _conv3d,
         "Conv3d 64/128, stride (1,2,2), mirrored transposed convs (seed 003)",
         {
+            **RECONSTRUCTOR,
             "data.preprocess.height": 64,
             "data.preprocess.width": 64,
             "data.window.length": 10,
@@ -71,7 +83,7 @@ MODELS: dict[str, ModelEntry] = {
     "convlstm-ae": ModelEntry(
         _convlstm,
         "conv encoder, ConvLSTM temporal encoder/decoder, deconv decoder (seed 002)",
-        {"data.window.length": 10, "data.window.stride": 5},
+        {**RECONSTRUCTOR, "data.window.length": 10, "data.window.stride": 5},
     ),
 }
 

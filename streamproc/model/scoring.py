@@ -19,9 +19,24 @@ from streamproc.model.base import AnomalyModel, ModelOutput
 EPS = 1e-6
 
 
-def error_maps(x: torch.Tensor, recon: torch.Tensor, channels: slice = slice(None)) -> torch.Tensor:
-    """Squared error averaged over the selected channels: (B, C, T, H, W) -> (B, T, H, W)."""
-    return (x[:, channels] - recon[:, channels]).pow(2).mean(dim=1)
+def error_maps(
+    x: torch.Tensor,
+    recon: torch.Tensor,
+    channels: slice = slice(None),
+    residual: str = "squared",
+) -> torch.Tensor:
+    """Per-pixel error averaged over the selected channels: (B, C, T, H, W) -> (B, T, H, W).
+    'squared': (x - recon)^2; 'excess': max(x - recon, 0), the part of the input above
+    its reconstruction (on a motion channel: more motion than the network expected)."""
+    diff = x[:, channels] - recon[:, channels]
+    if diff.shape[1] == 0:
+        raise ValueError(
+            f"the scored channels select none of the input's {x.shape[1]} channel(s): "
+            "scoring.channels 'motion' needs a motion channel (data.preprocess.motion)"
+        )
+    if residual == "excess":
+        return diff.clamp(min=0).mean(dim=1)
+    return diff.pow(2).mean(dim=1)
 
 
 def channel_slice(which: str, appearance_channels: int) -> slice:
@@ -100,7 +115,7 @@ class WindowScorer:
         return x, self.model(x)
 
     def normalised_maps(self, x: torch.Tensor, out: ModelOutput) -> torch.Tensor:
-        maps = error_maps(x, out.recon, self.channels)
+        maps = error_maps(x, out.recon, self.channels, self.cfg.residual)
         if self.cfg.normalize_pixels and self.cal.pixel_error is not None:
             maps = maps / (self.cal.pixel_error + self.cal.pixel_error.mean() * 0.1 + EPS)
         return maps
@@ -110,7 +125,7 @@ class WindowScorer:
         self, windows: np.ndarray | torch.Tensor, with_maps: bool = False, with_recon: bool = False
     ) -> WindowScores:
         x, out = self.forward(windows)
-        raw = error_maps(x, out.recon, self.channels)
+        raw = error_maps(x, out.recon, self.channels, self.cfg.residual)
         mean_err = raw.mean(dim=(2, 3))  # (B, T)
         maps = self.normalised_maps(x, out)
         method = self.cfg.method

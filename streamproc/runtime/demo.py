@@ -12,7 +12,7 @@ import cv2
 from streamproc.config import StreamprocConfig, apply_overrides
 from streamproc.config.cameras import CameraConfig
 from streamproc.errors import ArtifactError
-from streamproc.model.artifact import load_artifact
+from streamproc.model.artifact import MODEL_SECTIONS, load_artifact
 from streamproc.sources.camera import SyntheticScene
 from streamproc.training import train
 
@@ -58,8 +58,11 @@ def _flush(root: Path, clip: int, run: list, length: int) -> int:
 
 
 def demo_artifact(cache: Path, log: Callable[[str], None] = print) -> Path:
-    """A small model trained on synthetic normal footage, cached by its settings."""
-    key = hashlib.sha256(repr(sorted(DEMO_MODEL.items())).encode()).hexdigest()[:12]
+    """A small model trained on synthetic normal footage, cached by its settings (all of
+    them, so a change of a default trains a new one)."""
+    cfg = apply_overrides(StreamprocConfig(), DEMO_MODEL)
+    settings = cfg.model_dump_json(include=MODEL_SECTIONS)
+    key = hashlib.sha256(settings.encode()).hexdigest()[:12]
     out = cache / f"demo-{key}"
     try:
         load_artifact(out)
@@ -70,7 +73,6 @@ def demo_artifact(cache: Path, log: Callable[[str], None] = print) -> Path:
     if not (data / "train").is_dir():
         log(f"writing synthetic normal footage to {data}")
         write_normal_footage(data)
-    cfg = apply_overrides(StreamprocConfig(), DEMO_MODEL)
     log(f"training a small demo model ({cfg.training.epochs} epochs) -> {out}")
     train(cfg, data, out)
     return out

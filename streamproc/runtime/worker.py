@@ -200,14 +200,20 @@ class StreamWorker:
             metrics.INFERENCE_LATENCY.observe(time.perf_counter() - batch.submitted_at)
             for w in batch.windows:
                 metrics.WINDOWS_SCORED.labels(camera=w.camera).inc()
-        for rec, reason in batch.bad:
-            self._dead_letter(rec, reason)
         touched: dict[str, CameraState] = {}
         for w, r in zip(batch.windows, batch.results or [], strict=True):
             touched[w.camera] = self._apply(w, r, batch.settings[w.camera])
         for camera, state in touched.items():
             self._publish_outbox(camera, state)
+        # Sent last, so a failure above does not send them twice; counted only once the
+        # flush has delivered them, and not sent again if a later step is retried.
+        for rec, reason in batch.bad:
+            self._dead_letter(rec, reason)
         self.producer.flush()
+        for _, reason in batch.bad:
+            metrics.BAD_MESSAGES.labels(reason=reason.split(":")[0][:40]).inc()
+            self.stats.bad_messages += 1
+        batch.bad = []
         for camera, state in touched.items():
             self._clear_outbox(camera, state.outbox)
         self.consumer.commit(batch.offsets)
@@ -225,8 +231,6 @@ class StreamWorker:
             ("source_offset", str(rec.offset).encode()),
         ]
         self.producer.send(self.topics.dead_letter, rec.value, rec.key, headers)
-        metrics.BAD_MESSAGES.labels(reason=reason.split(":")[0][:40]).inc()
-        self.stats.bad_messages += 1
 
     def _apply(self, w: WireWindow, r: ScoreResult, settings: CameraSettings) -> CameraState:
         cal = Calibrated(self.cal.mean, self.cal.std, self.cal.k, r.model_version)

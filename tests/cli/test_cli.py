@@ -144,3 +144,26 @@ def test_config_validate_points_at_key(tmp_path: Path) -> None:
 def test_models_lists_registry() -> None:
     out = runner.invoke(app, ["models"]).output
     assert "attention-ae" in out and "conv3d-ae" in out and "convlstm-ae" in out
+
+
+def test_bench_pipeline_camera_resize_is_checked(tmp_path: Path) -> None:
+    from streamproc.cli.bench import parse_size
+
+    assert parse_size("144x96") == (144, 96) and parse_size("288X192") == (288, 192)
+    for bad in ("144", "144x", "ax96", "4x4"):
+        r = CliRunner().invoke(
+            app,
+            [
+                "bench",
+                "pipeline",
+                "--data",
+                str(tmp_path),
+                "--artifact",
+                str(tmp_path),
+                "--report",
+                str(tmp_path / "r.json"),
+                "--camera-resize",
+                bad,
+            ],
+        )
+        assert r.exit_code == 2 and "--camera-resize" in r.output, r.output

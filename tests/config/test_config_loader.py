@@ -9,7 +9,7 @@ from streamproc.errors import ConfigError
 def test_defaults_are_valid_and_complete() -> None:
     cfg = StreamprocConfig()
     assert cfg.model.name == "attention-ae"
-    assert cfg.data.preprocess.channels == 2  # gray + frame difference
+    assert cfg.data.preprocess.channels == 2  # gray + optical-flow speed
     assert cfg.data.window.stride <= cfg.data.window.length
 
 
@@ -74,3 +74,15 @@ def test_env_interpolation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.delenv("REDIS_PW")
     with pytest.raises(ConfigError, match=r"state\.password refers to \$\{REDIS_PW\}"):
         load_config(f)
+
+
+def test_motion_prediction_needs_a_motion_channel(tmp_path: Path) -> None:
+    f = tmp_path / "c.yaml"
+    f.write_text("data:\n  preprocess:\n    motion: none\nscoring:\n  channels: all\n")
+    with pytest.raises(ConfigError, match=r"predict_motion.*motion is 'none'"):
+        load_config(f)
+    f.write_text(
+        "data:\n  preprocess:\n    motion: none\nscoring:\n  channels: all\n"
+        "model:\n  predict_motion: false\n"
+    )
+    assert load_config(f).data.preprocess.channels == 1

@@ -6,7 +6,8 @@ from streamproc.evaluation.ablation import ablation_table, scoring_ablation
 def test_scoring_ablation_rows(synthetic_dataset: Path, tiny_artifact: Path) -> None:
     rows = scoring_ablation(synthetic_dataset, tiny_artifact)
     names = {r["variant"] for r in rows}
-    assert "model all raw p12" in names and "model motion pixel-normalised p8" in names
+    assert "model all squared p12" in names and "model motion excess p20" in names
+    assert "model motion excess pixel-normalised p12" in names  # the artifact's residual
     assert "baseline optical-flow speed p16" in names
     assert all(0.0 <= r["stream_micro"] <= 1.0 for r in rows)
     # The synthetic anomaly is a big dark square moving fast: frame differences see it.

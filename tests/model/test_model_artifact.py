@@ -43,3 +43,19 @@ def test_tampered_or_incomplete_artifact_is_refused(trained: Path, tmp_path: Pat
         load_artifact(copy)
     with pytest.raises(ArtifactError, match="not a directory"):
         load_artifact(tmp_path / "none")
+
+
+def test_an_artifact_written_before_a_setting_existed_keeps_its_behaviour(
+    trained: Path, tmp_path: Path
+) -> None:
+    copy = tmp_path / "old"
+    copy.mkdir()
+    for f in trained.iterdir():
+        (copy / f.name).write_bytes(f.read_bytes())
+    cfg = json.loads((copy / "config.json").read_text())
+    assert cfg["scoring"]["residual"] == "excess" and cfg["model"]["predict_motion"] is True
+    del cfg["scoring"]["residual"], cfg["model"]["predict_motion"]  # as older versions wrote
+    (copy / "config.json").write_text(json.dumps(cfg))
+    old = load_artifact(copy, verify=False)
+    assert old.config.scoring.residual == "squared"  # not today's default
+    assert old.config.model.predict_motion is False

@@ -60,3 +60,30 @@ def test_unknown_model_lists_valid_ones() -> None:
     cfg = tiny_config(model__name="nope")
     with pytest.raises(ConfigError, match="valid models: attention-ae, conv3d-ae, convlstm-ae"):
         build_model(cfg.model, cfg.data)
+
+
+def test_predict_motion_hides_the_motion_channel_from_the_encoder() -> None:
+    cfg = tiny_config(model__predict_motion=True)
+    model = build_model(cfg.model, cfg.data).eval()
+    x = torch.rand(2, 2, 4, 32, 48)
+    other = x.clone()
+    other[:, 1] = torch.rand(2, 4, 32, 48)  # same appearance, different motion
+    with torch.no_grad():
+        a, b = model(x).recon, model(other).recon
+    assert torch.equal(a, b)  # the prediction depends on appearance only
+    assert a.shape == x.shape  # and still covers the motion channel, which the loss trains
+    plain = build_model(tiny_config(model__predict_motion=False).model, cfg.data).eval()
+    with torch.no_grad():
+        assert not torch.equal(plain(x).recon, plain(other).recon)
+
+
+def test_the_reconstructors_keep_their_seeds_scoring() -> None:
+    from streamproc.cli.common import resolve_config
+
+    for name in ("conv3d-ae", "convlstm-ae"):
+        cfg = resolve_config(None, name)
+        assert cfg.data.preprocess.motion == "diff" and cfg.scoring.channels == "all"
+        assert cfg.scoring.residual == "squared"
+    cfg = resolve_config(None, "attention-ae")
+    assert cfg.model.predict_motion and cfg.data.preprocess.motion == "flow"
+    assert cfg.scoring.channels == "motion" and cfg.scoring.residual == "excess"

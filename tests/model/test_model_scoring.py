@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import torch
 
 from streamproc.config.data import WindowConfig
@@ -48,15 +49,23 @@ def test_pixel_normalisation_suppresses_always_hard_pixels() -> None:
         ConstantModel(),
         [base],
         WindowConfig(length=2, stride=1),
-        ScoringConfig(patch=4, normalize_pixels=True),
+        ScoringConfig(patch=4, normalize_pixels=True, channels="all", residual="squared"),
     )
     assert cal.pixel_error is not None and cal.pixel_error[:, :4].mean() > 0.2
     test = base.copy()
     test[3:, :, 2:6, 12:16] = 0.9
-    scorer = WindowScorer(ConstantModel(), ScoringConfig(patch=4, normalize_pixels=True), cal)
+    scorer = WindowScorer(
+        ConstantModel(),
+        ScoringConfig(patch=4, normalize_pixels=True, channels="all", residual="squared"),
+        cal,
+    )
     frames = score_clip(scorer, test, WindowConfig(length=2, stride=1), 4).streaming()
     assert frames[4] > stats["threshold"] >= frames[1]
-    raw = WindowScorer(ConstantModel(), ScoringConfig(patch=4, normalize_pixels=False), cal)
+    raw = WindowScorer(
+        ConstantModel(),
+        ScoringConfig(patch=4, normalize_pixels=False, channels="all", residual="squared"),
+        cal,
+    )
     raw_frames = score_clip(raw, test, WindowConfig(length=2, stride=1), 4).streaming()
     assert raw_frames[1] == raw_frames[4]  # without it the stripe dominates every frame
 
@@ -65,7 +74,29 @@ def test_all_scoring_methods_run() -> None:
     x = np.random.default_rng(0).random((2, 1, 3, 8, 8)).astype(np.float32)
     cal = Calibration(latent_bank=torch.zeros(5, 1), error_min=0.0, error_max=1.0)
     for method in ("patch-max", "mean", "regularity", "latent-knn"):
-        out = WindowScorer(ConstantModel(), ScoringConfig(method=method), cal).score(x, True, True)
+        out = WindowScorer(
+            ConstantModel(), ScoringConfig(method=method, channels="all"), cal
+        ).score(x, True, True)
         assert out.frame_scores.shape == (2, 3) and np.isfinite(out.frame_scores).all()
         assert out.error_maps is not None and out.error_maps.shape == (2, 3, 8, 8)
     assert window_starts(3, 3, 1) == [0]
+
+
+def test_excess_residual_counts_only_input_above_the_reconstruction() -> None:
+    from streamproc.model.scoring import error_maps
+
+    recon = torch.full((1, 1, 2, 4, 4), 0.5)
+    x = recon.clone()
+    x[0, 0, 0, 0, 0] = 0.9  # more than expected (a fast object on a motion channel)
+    x[0, 0, 1, 0, 0] = 0.1  # less than expected (someone stopped)
+    ex = error_maps(x, recon, residual="excess")
+    sq = error_maps(x, recon, residual="squared")
+    assert torch.isclose(ex[0, 0, 0, 0], torch.tensor(0.4)) and ex[0, 1].max() == 0
+    assert torch.isclose(sq[0, 1, 0, 0], torch.tensor(0.16))
+
+
+def test_scoring_a_missing_motion_channel_is_an_error() -> None:
+    x = np.random.default_rng(0).random((1, 1, 3, 8, 8)).astype(np.float32)
+    scorer = WindowScorer(ConstantModel(), ScoringConfig(channels="motion"))
+    with pytest.raises(ValueError, match="needs a motion channel"):
+        scorer.score(x)

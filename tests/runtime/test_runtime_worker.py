@@ -174,3 +174,41 @@ def test_the_next_batch_is_submitted_before_the_current_one_is_applied(
     assert worker.holding  # the second batch is scored, not yet committed
     assert worker.step() == 2 and not worker.holding
     assert worker.stats.windows == sent
+
+
+def _dead_letters(transport: MemoryTransport) -> list[bytes]:
+    reader = transport.consumer([TopicsConfig().dead_letter], "dlq-reader")
+    return [r.value for r in reader.poll(10_000, 0.5)]
+
+
+def test_a_retried_batch_dead_letters_a_bad_message_once(
+    tmp_path: Path, tiny_artifact: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    worker, transport = make_worker(tmp_path, tiny_artifact)
+    worker.store = FlakyStore(EmbeddedStateConfig(path=str(tmp_path / "flaky.db")), failures=1)
+    producer = transport.producer()
+    producer.send(TopicsConfig().frames, b"not a window", b"cam-a")
+    producer.flush()
+    sent = send_windows(transport, tiny_artifact, per_camera=1)
+    real_commit = worker.consumer.commit
+    commit_failures = [1]
+
+    def flaky_commit(offsets=None):  # type: ignore[no-untyped-def]
+        if commit_failures[0]:
+            commit_failures[0] -= 1
+            raise ConnectionError("broker unreachable (test)")
+        return real_commit(offsets)
+
+    monkeypatch.setattr(worker.consumer, "commit", flaky_commit)
+    errors = 0
+    done = 0
+    while done < sent:
+        try:
+            done += worker.step()
+        except (StateUnavailableError, ConnectionError):
+            errors += 1
+            assert errors <= 2
+    assert errors == 2  # one store failure before the flush, one commit failure after it
+    assert _dead_letters(transport) == [b"not a window"]
+    assert worker.stats.bad_messages == 1
+    assert sum(worker.consumer.lag().values()) == 0
