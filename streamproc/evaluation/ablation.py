@@ -1,8 +1,7 @@
 """`streamproc bench scoring`: how the scoring choices change the streaming AUC of one
 trained artifact (channels, squared or excess residual, pixel normalisation, patch size)
-beside two training-free
-baselines (frame difference and optical-flow speed). The network runs once per clip;
-every variant is derived from the same residuals."""
+beside two training-free baselines (frame difference and optical-flow speed). The
+network runs once per clip; every variant is derived from the same residuals."""
 
 from __future__ import annotations
 

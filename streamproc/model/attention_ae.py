@@ -59,13 +59,8 @@ class AttentionAE(AnomalyModel):
             # Appearance-motion correspondence: the network sees appearance only and must
             # predict the motion channel, so motion its appearance does not explain (a
             # fast bicycle among walkers) leaves a residual.
-            x = torch.cat(
-                [
-                    x[:, : self.cfg.appearance_channels],
-                    x.new_zeros(x[:, self.cfg.appearance_channels :].shape),
-                ],
-                1,
-            )
+            a = self.cfg.appearance_channels
+            x = torch.cat([x[:, :a], torch.zeros_like(x[:, a:])], 1)
         frames = x.permute(0, 2, 1, 3, 4).reshape(bsz * t, c, h, w)
         f = self.encoder(frames)  # (B*T, 2b, h/8, w/8)
         gh, gw = f.shape[-2:]
