@@ -4,10 +4,9 @@ Two ways in, both dynamically batched by ``@serve.batch``: ``score`` takes one w
 ``score_many`` takes a stream worker's whole poll (windows of many cameras) in one call,
 which saves the per-call cost of Ray (routing, serialisation) for every window; calls of
 several workers are merged and cut into model batches of ``max_batch_size`` windows.
-A new model version is
-rolled out with ``reconfigure`` (``user_config: {artifact: DIR}``): the new artifact is
-loaded beside the old one and swapped in, so requests already running finish on the
-model they started with.
+A new model version is rolled out with ``reconfigure`` (``user_config: {artifact: DIR}``):
+the new artifact is loaded beside the old one and swapped in, so requests already running
+finish on the model they started with.
 """
 
 from __future__ import annotations
