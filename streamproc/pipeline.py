@@ -121,6 +121,7 @@ class Pipeline:
             cfg.worker.max_poll_records,
             cfg.worker.poll_timeout_s,
             self.on_message,
+            cfg.worker.max_in_flight,
         )
         t = threading.Thread(target=worker.run, name=name, daemon=True)
         self.workers.append(worker)

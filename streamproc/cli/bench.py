@@ -58,6 +58,14 @@ def pipeline(
         "replicas); the raw measurement runs as many models with as many threads.",
     ),
     replicas: int = typer.Option(1, "--replicas", min=1, help="Serve replicas of the model."),
+    in_flight: int | None = typer.Option(
+        None,
+        "--in-flight",
+        min=1,
+        max=64,
+        help="Batches a worker keeps submitted to the model (worker.max_in_flight; "
+        "default: the config's).",
+    ),
     camera_resize: str | None = typer.Option(
         None,
         "--camera-resize",
@@ -82,6 +90,7 @@ def pipeline(
         log=lambda s: console.print(s),
         model_threads=model_threads,
         replicas=replicas,
+        in_flight=in_flight,
         camera_resize=parse_size(camera_resize) if camera_resize else None,
     )
     report.parent.mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,14 @@ class WorkerConfig(StrictModel):
     group: str = Field("streamproc-workers", description="Consumer group of the stream workers.")
     workers: int = Field(1, ge=1, description="Worker threads `streamproc run` starts in-process.")
     max_poll_records: int = Field(32, ge=1, description="Windows taken per poll (one batch).")
+    max_in_flight: int = Field(
+        3,
+        ge=1,
+        le=64,
+        description="Batches submitted to the model and not yet finished, per worker: at "
+        "least the model's replicas + 1, so no replica waits while the worker polls, "
+        "applies, publishes and commits. Each holds up to max_poll_records windows in memory.",
+    )
     poll_timeout_s: float = Field(0.5, gt=0, description="Longest wait for new windows.")
     retry_deadline_s: float = Field(
         120, gt=0, description="Give up on a failing model call or publish after this long."

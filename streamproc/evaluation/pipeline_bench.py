@@ -52,6 +52,7 @@ def bench_config(
     workers: int,
     model_threads: int,
     replicas: int = 1,
+    in_flight: int | None = None,
 ) -> StreamprocConfig:
     cfg = StreamprocConfig()
     if transport == "kafka":
@@ -80,6 +81,8 @@ def bench_config(
     cfg.serving.threads = model_threads
     cfg.serving.num_replicas = replicas
     cfg.worker.workers = workers
+    if in_flight is not None:
+        cfg.worker.max_in_flight = in_flight
     cfg.metrics.port = None
     return cfg
 
@@ -197,6 +200,7 @@ def run_pipeline_bench(
     model_threads: int | None = None,
     replicas: int = 1,
     camera_resize: tuple[int, int] | None = None,
+    in_flight: int | None = None,
 ) -> dict[str, Any]:
     """``camera_resize``: (width, height) every camera downscales to at capture (the
     cameras' ``resize`` setting); None sends native frames. ``model_threads``: torch
@@ -221,6 +225,7 @@ def run_pipeline_bench(
             threads,
             replicas,
             camera_resize,
+            in_flight,
         )
     finally:
         torch.set_num_threads(previous)
@@ -238,13 +243,16 @@ def _run(
     threads: int,
     replicas: int,
     camera_resize: tuple[int, int] | None,
+    in_flight: int | None,
 ) -> dict[str, Any]:
     art = load_artifact(artifact)
     clips = open_split(data, "test", require_labels=True)
     labels = {f"clip-{c.name}": c.labels for c in clips if c.labels is not None}
     run_id = uuid.uuid4().hex[:8]
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = bench_config(transport, scoring, run_id, Path(tmp), workers, threads, replicas)
+        cfg = bench_config(
+            transport, scoring, run_id, Path(tmp), workers, threads, replicas, in_flight
+        )
         cfg.smoothing = art.config.smoothing
         cfg.cameras.cameras = [
             CameraConfig(
@@ -320,6 +328,7 @@ def _run(
         "model_version": art.version,
         "model_threads": cfg.serving.threads,
         "replicas": replicas,
+        "max_in_flight": cfg.worker.max_in_flight,
         "raw_models": replicas,
         "camera_resize": list(camera_resize) if camera_resize else None,
     }

@@ -5,10 +5,10 @@ window in one model call, apply each window to its camera's state in an atomic
 transaction that also records the messages to publish (outbox), publish and flush
 them, clear the outbox, and only then commit the batch's offsets.
 
-Two batches are in hand at most: while the model scores batch N, the worker polls batch
-N+1 and submits it too, so the model does not wait for the worker's own state, publish
-and commit work. Batches finish in poll order, so each camera's windows are applied in
-sequence.
+Up to ``max_in_flight`` batches are in hand: while the model scores batch N, the worker
+polls batches N+1, N+2, ... and submits them too, so the model (every replica of it) does
+not wait for the worker's own poll, state, publish and commit work. Batches finish in
+poll order, so each camera's windows are applied in sequence.
 
 A failing cycle (model, store or broker unreachable) keeps its batch and retries it
 with backoff; nothing is committed past a batch that has not finished, so no window is
@@ -23,6 +23,7 @@ import json
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -76,16 +77,18 @@ class StreamWorker:
         max_records: int = 32,
         poll_timeout_s: float = 0.5,
         on_message: Callable[[str, dict[str, Any]], None] | None = None,
+        max_in_flight: int = 2,
     ) -> None:
         self.consumer, self.producer, self.store, self.scorer = consumer, producer, store, scorer
         self.topics, self.policy, self.cal = topics, policy, calibrated
         self.max_records, self.poll_timeout_s = max_records, poll_timeout_s
         self.on_message = on_message
+        self.max_in_flight = max(1, max_in_flight)
         self.stats = WorkerStats()
         self._stop = threading.Event()
         self._lag_at = 0.0
-        self._batch: Batch | None = None  # being finished (or retried)
-        self._next: Batch | None = None  # polled and submitted while _batch is scored
+        # Polled and submitted, in poll order; the first is being finished (or retried).
+        self._in_flight: deque[Batch] = deque()
         self._holding = 0  # batches polled and not yet committed
 
     def stop(self) -> None:
@@ -113,31 +116,33 @@ class StreamWorker:
         self._drain()
 
     def step(self) -> int:
-        """Finish one batch (polling one first if none is in hand, and polling the next
-        one while it is scored); returns the windows processed."""
-        if self._batch is None:
-            self._batch = self._take(self.poll_timeout_s)
-            if self._batch is None:
+        """Finish the oldest batch (polling one first if none is in hand, and topping up
+        the batches in flight while it is scored); returns the windows processed."""
+        if not self._in_flight:
+            first = self._take(self.poll_timeout_s)
+            if first is None:
                 self._lag()  # an idle worker keeps the gauge fresh (it falls to 0)
                 return 0
-        if self._next is None:
-            self._next = self._take(PREFETCH_WAIT_S)
-        n = self._finish(self._batch)  # raises -> both batches are kept and retried
-        self._batch, self._next = self._next, None
+            self._in_flight.append(first)
+        while len(self._in_flight) < self.max_in_flight:
+            more = self._take(PREFETCH_WAIT_S)
+            if more is None:
+                break
+            self._in_flight.append(more)
+        n = self._finish(self._in_flight[0])  # raises -> every batch is kept and retried
+        self._in_flight.popleft()
         self._lag()
         return n
 
     def _drain(self) -> None:
         """On stop: finish what is in hand if that still works; else it is redelivered."""
-        for batch in (self._batch, self._next):
-            if batch is None:
-                continue
+        for batch in self._in_flight:
             try:
                 self._finish(batch)
             except Exception as err:
                 log.info("batch left uncommitted at stop (%s); it will be redelivered", err)
                 break
-        self._batch = self._next = None
+        self._in_flight.clear()
         self._holding = 0
 
     def _take(self, timeout_s: float) -> Batch | None:

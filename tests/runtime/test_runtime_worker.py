@@ -176,6 +176,35 @@ def test_the_next_batch_is_submitted_before_the_current_one_is_applied(
     assert worker.stats.windows == sent
 
 
+def test_up_to_max_in_flight_batches_are_submitted_and_finish_in_poll_order(
+    tmp_path: Path, tiny_artifact: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log: list[str] = []
+    applied: list[tuple[str, int]] = []
+    worker, transport = make_worker(tmp_path, tiny_artifact)
+    worker.scorer = RecordingScorer(ScoringService(tiny_artifact, "cpu"), log)
+    worker.max_records, worker.max_in_flight = 1, 3
+    real_apply = worker._apply
+
+    def apply(w, *a):  # type: ignore[no-untyped-def]
+        log.append("apply")
+        applied.append((w.camera, w.seq))
+        return real_apply(w, *a)
+
+    monkeypatch.setattr(worker, "_apply", apply)
+    sent = send_windows(transport, tiny_artifact, per_camera=2)  # 4 windows: 4 batches
+    assert worker.step() == 1
+    assert log == ["submit 1", "submit 1", "submit 1", "apply"]
+    log.clear()
+    assert worker.step() == 1  # tops up to three in flight again, finishes the second
+    assert log == ["submit 1", "apply"]
+    assert worker.step() + worker.step() == 2 and not worker.holding
+    assert worker.stats.windows == sent
+    for camera in ("cam-a", "cam-b"):
+        seqs = [seq for cam, seq in applied if cam == camera]
+        assert len(seqs) == 2 and seqs == sorted(seqs)
+
+
 def _dead_letters(transport: MemoryTransport) -> list[bytes]:
     reader = transport.consumer([TopicsConfig().dead_letter], "dlq-reader")
     return [r.value for r in reader.poll(10_000, 0.5)]

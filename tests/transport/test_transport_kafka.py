@@ -190,3 +190,32 @@ def test_flush_reports_a_refused_message_and_the_producer_recovers(
     producer.send(name, b"small")  # kafka-python alone would fail this one too
     producer.flush(10)
     producer.close()
+
+
+@pytest.mark.kafka
+def test_a_member_polling_with_short_timeouts_finishes_joining_and_commits(
+    transport: KafkaTransport,
+) -> None:
+    """kafka-python 3.0.x left such a member "rebalancing" for good (every commit lost,
+    the broker dropping it); without the workaround this fails in every run here."""
+    name = unique("join")
+    transport.ensure_topics([TopicSpec(name, partitions=12)])
+    producer = transport.producer()
+    for i in range(60):
+        producer.send(name, b"x" * 100, str(i).encode())
+    producer.flush(10)
+    producer.close()
+    group = unique("group")
+    consumer = transport.consumer([name], group)
+    seen, deadline = 0, time.monotonic() + 30
+    while seen < 60 and time.monotonic() < deadline:
+        seen += len(consumer.poll(5, 0.001))  # the worker's short prefetch polls
+        consumer.commit()
+    for _ in range(200):  # a little longer, as a worker would keep polling
+        consumer.poll(5, 0.001)
+    consumer.close()
+    assert seen == 60
+    again = transport.consumer([name], group)
+    redelivered = sum(len(again.poll(100, 0.5)) for _ in range(8))
+    again.close()
+    assert redelivered == 0, "the commits were lost: the member never finished joining"
