@@ -77,7 +77,7 @@ class StreamWorker:
         max_records: int = 32,
         poll_timeout_s: float = 0.5,
         on_message: Callable[[str, dict[str, Any]], None] | None = None,
-        max_in_flight: int = 2,
+        max_in_flight: int = 3,
     ) -> None:
         self.consumer, self.producer, self.store, self.scorer = consumer, producer, store, scorer
         self.topics, self.policy, self.cal = topics, policy, calibrated

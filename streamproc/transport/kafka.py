@@ -396,9 +396,10 @@ def _keep_joined(client: kafka.KafkaConsumer) -> None:
     computed the assignment, so later polls never await it: the member stays
     "rebalancing" with heartbeats off, every commit fails, the broker drops it after
     session_timeout_ms and its partitions are never reassigned to it. Short polls (the
-    worker's prefetch) hit this in most runs. Asking for a rejoin when the member is
-    neither stable nor about to rejoin makes the next poll finish (or redo) the join;
-    during a healthy join it only makes that poll await the round trip in flight."""
+    worker's prefetch) hit this in about half of the pipeline benchmark runs. Asking for
+    a rejoin when the member is neither stable nor about to rejoin makes the next poll
+    finish (or redo) the join; during a healthy join it only makes that poll await the
+    round trip in flight."""
     coordinator = getattr(client, "_coordinator", None)
     if coordinator is None or not hasattr(coordinator, "request_rejoin"):
         return  # another kafka-python: nothing to mend
