@@ -6,8 +6,10 @@ import json
 from pathlib import Path
 
 import typer
+from pydantic import ValidationError
 
 from streamproc.cli.common import console, friendly_errors
+from streamproc.config.cameras import CameraDefaults
 from streamproc.errors import ConfigError
 from streamproc.evaluation.ablation import ablation_table, scoring_ablation
 from streamproc.evaluation.benchmark import run_benchmark
@@ -105,10 +107,13 @@ def parse_size(text: str) -> tuple[int, int]:
         raise ConfigError(
             f"--camera-resize must look like WIDTHxHEIGHT (e.g. 144x96), got {text!r}"
         )
-    w, h = (int(p) for p in parts)
-    if not (8 <= w <= 8192 and 8 <= h <= 8192):
-        raise ConfigError(f"--camera-resize sides must be in 8..8192, got {text!r}")
-    return w, h
+    size = (int(parts[0]), int(parts[1]))
+    try:  # the cameras' own `resize` check, so the two cannot drift apart
+        CameraDefaults(resize=size)
+    except ValidationError as err:
+        reason = err.errors()[0]["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"--camera-resize {text!r}: {reason}") from None
+    return size
 
 
 @app.command("scoring")

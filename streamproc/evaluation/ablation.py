@@ -15,7 +15,7 @@ from streamproc.config.smoothing import SmoothingConfig
 from streamproc.evaluation.metrics import macro_auc, micro_auc
 from streamproc.model.artifact import load_artifact
 from streamproc.model.clip import stack_windows
-from streamproc.model.scoring import channel_slice, patch_max
+from streamproc.model.scoring import channel_slice, patch_max, residual_map
 from streamproc.smoothing.series import smooth_causal
 from streamproc.sources.dataset import open_split
 from streamproc.sources.frames import read_frames
@@ -64,7 +64,7 @@ def scoring_ablation(data: Path, artifact: Path) -> list[dict[str, Any]]:
             if which == "motion" and pre.motion == "none":
                 continue
             d = res[:, channel_slice(which, pre.appearance_channels)]
-            maps = {"squared": d.pow(2).mean(dim=1), "excess": d.clamp(min=0).mean(dim=1)}
+            maps = {kind: residual_map(d, kind) for kind in ("squared", "excess")}
             for kind, err in maps.items():
                 for p in PATCHES:
                     add(f"model {which} {kind} p{p}", clip.name, patch_max(err[None], p)[0])

@@ -34,6 +34,11 @@ def error_maps(
             f"the scored channels select none of the input's {x.shape[1]} channel(s): "
             "scoring.channels 'motion' needs a motion channel (data.preprocess.motion)"
         )
+    return residual_map(diff, residual)
+
+
+def residual_map(diff: torch.Tensor, residual: str) -> torch.Tensor:
+    """Signed residuals x - recon (B, C, ...) -> per-pixel error averaged over C."""
     if residual == "excess":
         return diff.clamp(min=0).mean(dim=1)
     return diff.pow(2).mean(dim=1)
