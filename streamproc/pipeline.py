@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from streamproc.alerts.lifecycle import Calibrated, Policy
 from streamproc.config import StreamprocConfig
 from streamproc.config.data import WindowConfig
 from streamproc.metrics import serve_metrics
@@ -30,6 +29,7 @@ from streamproc.serving.client import LocalScorer, ScorerClient, ServeScorer
 from streamproc.serving.scorer import ScoringService
 from streamproc.threshold import make_store
 from streamproc.threshold.base import StateStore
+from streamproc.threshold.policy import Calibrated, Policy, calibrated_from_stats
 from streamproc.transport import make_transport, topic_specs
 from streamproc.transport.base import Transport
 
@@ -38,10 +38,14 @@ MessageHook = Callable[[str, dict[str, Any]], None]
 
 
 def calibrated_from(art: Artifact) -> Calibrated:
-    s = art.stats
-    return Calibrated(
-        float(s["mean"]), float(s["std"]), art.config.scoring.threshold_k, art.version
-    )
+    return calibrated_from_stats(art.stats, art.version)
+
+
+def policy_for(cfg: StreamprocConfig, art: Artifact) -> Policy:
+    """The decision policy: the artifact's smoothing (what it was evaluated with) unless
+    the deployment config sets a ``smoothing`` section of its own."""
+    smoothing = cfg.smoothing if "smoothing" in cfg.model_fields_set else art.config.smoothing
+    return Policy(cfg.threshold, smoothing, cfg.alerts)
 
 
 def make_scorer(cfg: StreamprocConfig, artifact: Path) -> ScorerClient:
@@ -86,7 +90,7 @@ class Pipeline:
                 log.warning(
                     "metrics port %d unavailable (%s); metrics disabled", cfg.metrics.port, err
                 )
-        policy = Policy(cfg.threshold, cfg.smoothing, cfg.alerts)
+        policy = policy_for(cfg, art)
         for i in range(n_workers):
             self.add_worker(policy, calibrated_from(art), f"worker-{i}")
         self._window = art.config.data.window

@@ -24,6 +24,7 @@ import torch
 
 from streamproc.config import StreamprocConfig
 from streamproc.model.artifact import load_artifact
+from streamproc.training.epochs import epochs_for
 from trainers.data import SearchData
 from trainers.objective import evaluate
 from trainers.options import EXIT_OK, add_config_args, config_from_args, ensure_ray, main_guard
@@ -41,7 +42,7 @@ def run_default(cfg: StreamprocConfig, data: SearchData) -> dict[str, Any]:
         art = load_artifact(artifact_dir)
         out["test"] = evaluate(art, data.test, cfg.evaluation.batch_size) if data.test else None
 
-    settings = TrialSettings.from_config(cfg, grace_period=cfg.training.epochs)
+    settings = TrialSettings.from_config(cfg, grace_period=epochs_for(cfg, data.train))
     run_trial({}, data.without_test(), settings, report, "default")
     return out
 

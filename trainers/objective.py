@@ -23,8 +23,10 @@ from typing import Any
 import numpy as np
 
 from streamproc.evaluation.protocols import RawScores, run_protocol
+from streamproc.evaluation.runner import eval_policy
 from streamproc.model.artifact import Artifact
 from streamproc.model.clip import score_clip
+from streamproc.threshold.policy import calibrated_from_stats
 from streamproc.training.data import LoadedClip
 from streamproc.windowing.windows import first_cover
 from trainers.data import ObjectiveKind
@@ -48,7 +50,8 @@ def evaluate(art: Artifact, clips: list[LoadedClip], batch: int = 32) -> dict[st
         labels[clip.name] = clip.labels
         err = cs.window_mean_error[_first_cover_rows(cs.n_frames, cs.starts, cs.length)]
         normal_err.append(err[clip.labels == 0])
-    result = run_protocol("streaming", raw, labels, art.threshold, cfg.smoothing, cfg.evaluation)
+    cal = calibrated_from_stats(art.stats, art.version)
+    result = run_protocol("streaming", raw, labels, cal, eval_policy(cfg), cfg.evaluation)
     out: dict[str, Any] = {k: result.report.get(k) for k in REPORTED}
     normal = np.concatenate(normal_err)
     out["normal_mse"] = float(normal.mean()) if normal.size else float("nan")

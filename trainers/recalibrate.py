@@ -32,7 +32,6 @@ from typing import Any
 
 import numpy as np
 
-from streamproc.alerts.lifecycle import Calibrated, Policy, threshold_for
 from streamproc.config import StreamprocConfig
 from streamproc.config.cameras import CameraConfig
 from streamproc.errors import ConfigError, DataError
@@ -43,6 +42,7 @@ from streamproc.sources.camera import Frame
 from streamproc.sources.runner import CameraRunner
 from streamproc.threshold import CameraSettings, CameraState, RunningStats, make_store
 from streamproc.threshold.base import StateStore
+from streamproc.threshold.policy import Calibrated, Policy, calibrated_from_stats, threshold_for
 from streamproc.windowing.windows import Window, Windower
 from trainers.options import EXIT_OK, add_config_args, config_from_args, main_guard
 
@@ -156,10 +156,7 @@ def write_stats(store: StateStore, camera: str, stats: RunningStats) -> CameraSt
 
 
 def calibrated(art: Artifact) -> Calibrated:
-    s = art.stats
-    return Calibrated(
-        float(s["mean"]), float(s["std"]), art.config.scoring.threshold_k, art.version
-    )
+    return calibrated_from_stats(art.stats, art.version)
 
 
 def recalibrate(

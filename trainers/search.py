@@ -33,6 +33,7 @@ from streamproc.config import StreamprocConfig
 from streamproc.errors import StreamprocError
 from streamproc.model.artifact import load_artifact
 from streamproc.model.store import ModelStore, StoredVersion
+from streamproc.training.epochs import epochs_for
 from trainers.data import SearchData, load_search_data
 from trainers.objective import evaluate
 from trainers.report import plot_objective, write_table
@@ -124,7 +125,7 @@ def build_tuner(spec: SearchSpec, data: SearchData, log: Log) -> tune.Tuner:
         tune.with_parameters(_trainable, data=data.without_test(), settings=settings),
         {"cpu": spec.cpus_per_trial},
     )
-    epochs = spec.base.training.epochs
+    epochs = epochs_for(spec.base, data.train)
     scheduler = ASHAScheduler(
         time_attr="epoch",
         max_t=epochs,
@@ -236,7 +237,8 @@ def run_search(spec: SearchSpec, log: Log = print, data: SearchData | None = Non
     )
     grid = build_tuner(spec, data, log).fit()
     results = sorted((grid[i] for i in range(len(grid))), key=_launch_order)
-    rows = [_row(i, r, spec.search, base.training.epochs) for i, r in enumerate(results)]
+    epochs = epochs_for(base, data.train)
+    rows = [_row(i, r, spec.search, epochs) for i, r in enumerate(results)]
     spec.out.mkdir(parents=True, exist_ok=True)
     csv_path, json_path = write_table(rows, spec.out)
     png = plot_objective(

@@ -16,6 +16,7 @@ from typing import Any
 
 from streamproc.config import StreamprocConfig, apply_overrides, config_from_dict
 from streamproc.model.artifact import MODEL_SECTIONS, save_artifact
+from streamproc.training.epochs import epochs_for
 from trainers.data import SearchData
 from trainers.loop import build_artifact, run_epochs, training_metadata
 from trainers.objective import evaluate, objective_value
@@ -61,7 +62,8 @@ def run_trial(
     sample = {k: plain(v) for k, v in sample.items()}
     cfg = apply_sample(settings.base_config(), sample)
     cfg = apply_overrides(cfg, {"training.threads": settings.threads})
-    at = report_epochs(cfg.training.epochs, settings.grace_period, settings.reduction_factor)
+    epochs = epochs_for(cfg, data.train)
+    at = report_epochs(epochs, settings.grace_period, settings.reduction_factor)
     for end in run_epochs(cfg, data.train):
         if end.epoch not in at:
             continue

@@ -9,49 +9,12 @@ messages to publish are appended to the state's outbox.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-
 from streamproc.alerts.schema import AlertEvent, event_id
-from streamproc.config.alerts import AlertsConfig
-from streamproc.config.smoothing import SmoothingConfig
-from streamproc.config.threshold import ThresholdConfig
 from streamproc.smoothing.decision import Decider
 from streamproc.threshold.base import CameraSettings, CameraState, OpenAlert
+from streamproc.threshold.policy import Calibrated, Policy, level_for, warm_start
 
-STD_FLOOR = 0.25
-
-
-@dataclass(frozen=True)
-class Calibrated:
-    """The artifact's normal-score statistics."""
-
-    mean: float
-    std: float
-    k: float
-    model_version: str
-
-
-@dataclass(frozen=True)
-class Policy:
-    threshold: ThresholdConfig
-    smoothing: SmoothingConfig
-    alerts: AlertsConfig
-
-
-def threshold_for(
-    state: CameraState, settings: CameraSettings, cal: Calibrated, p: Policy
-) -> float:
-    if settings.threshold is not None:
-        return settings.threshold
-    k = settings.threshold_k if settings.threshold_k is not None else (p.threshold.k or cal.k)
-    s = state.stats
-    if p.threshold.mode == "adaptive" and s.count >= p.threshold.min_samples:
-        # The std is floored at a fraction of the calibrated one: a static scene has
-        # almost no variance and would otherwise alert on its own ordinary frames.
-        std = max(math.sqrt(max(s.var, 0.0)), STD_FLOOR * cal.std)
-        return s.mean + k * std
-    return cal.mean + k * cal.std
+__all__ = ["Calibrated", "Policy", "apply_scores"]
 
 
 def _event(
@@ -125,17 +88,23 @@ def apply_scores(
         if st.stream and timestamps and timestamps[0] < st.last_time:
             return st  # a late window of an older capture session: nothing to apply
         _new_stream(st, camera, stream, cal)
+    st.stats = warm_start(st.stats, cal, p)
     for i, raw in enumerate(scores):
         seq = first_seq + i
         if seq <= st.last_seq:
             continue  # already applied: window overlap or redelivery
         ts = timestamps[i]
-        thr = threshold_for(st, settings, cal, p)
+        level = level_for(st, settings, cal, p)
+        thr = level.threshold
         decider = Decider(thr, p.smoothing, st.decider)
         d = decider.update(raw)
         st.decider = decider.snapshot()
-        if not d.active and st.alert is None:
-            st.stats.update(raw, p.threshold.halflife_frames)
+        # Every frame counts, winsorised at the threshold in force: an incident moves the
+        # camera's normal level by at most k std per frame (weighted by the half-life),
+        # so a real anomaly is not learned as normal within its lifetime, while a
+        # permanent change of the scene (a camera knocked, a new road) is absorbed
+        # instead of holding one incident open forever.
+        st.stats.update(min(raw, thr), p.threshold.halflife_frames)
         a = st.alert
         if d.active and a is None:
             a = st.alert = OpenAlert(
@@ -193,6 +162,7 @@ def apply_scores(
                         "time": ts,
                         "score": raw,
                         "smoothed": d.smoothed,
+                        "normalized": level.normalise(d.smoothed),
                         "threshold": thr,
                         "active": d.active,
                         "model_version": cal.model_version,

@@ -14,6 +14,7 @@ from streamproc.evaluation.protocols import PROTOCOLS, Protocol
 from streamproc.evaluation.runner import report_for, score_dataset
 from streamproc.model.artifact import load_artifact
 from streamproc.model.device import pick_device
+from streamproc.threshold.policy import calibrated_from_stats
 
 
 @friendly_errors
@@ -50,7 +51,9 @@ def evaluate(
             f"--video-clip {video_clip!r} is not a test clip; clips: {sorted(scored.labels)}"
         )
     meta = {"model": cfg.model.name, "version": art.version, "data": str(data)}
-    rep, result = report_for(scored, proto, art.threshold, cfg, meta)
+    rep, result = report_for(
+        scored, proto, calibrated_from_stats(art.stats, art.version), cfg, meta
+    )
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text(json.dumps(rep, indent=2))
     console.print(

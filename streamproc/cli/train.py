@@ -59,26 +59,29 @@ def train(
         console=console,
     ) as bar:
         load_task = bar.add_task("reading clips", total=None, info="")
-        task = bar.add_task("epoch", total=cfg.training.epochs, info="", visible=False)
+        task = bar.add_task("epoch", total=None, info="", visible=False)
 
         def on_clip(name: str) -> None:
             bar.update(load_task, advance=1, info=name)
 
-        def on_step(epoch: int, step: int, steps: int, parts: dict[str, float]) -> None:
+        def on_step(
+            epoch: int, epochs: int, step: int, steps: int, parts: dict[str, float]
+        ) -> None:
             bar.update(load_task, visible=False)
             if step + 1 == steps:  # a line per epoch survives in logs and CI output
-                bar.console.print(
-                    f"epoch {epoch + 1}/{cfg.training.epochs} loss {parts['loss']:.5f}"
-                )
+                bar.console.print(f"epoch {epoch + 1}/{epochs} loss {parts['loss']:.5f}")
             bar.update(
                 task,
                 visible=True,
+                total=epochs,
                 completed=epoch + (step + 1) / steps,
-                description=f"epoch {epoch + 1}/{cfg.training.epochs}",
+                description=f"epoch {epoch + 1}/{epochs}",
                 info=f"loss {parts['loss']:.5f}",
             )
 
         result = run_training(cfg, data, out, on_step, on_clip, resume=not fresh)
+    for warning in result.warnings:
+        console.print(f"[yellow]warning:[/] {warning}")
     stats = result.artifact.stats
     console.print(
         f"[green]wrote[/] {out} version [bold]{result.version}[/] "

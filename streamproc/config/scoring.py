@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from streamproc.config.base import StrictModel
 
@@ -17,6 +17,16 @@ class ScoringConfig(StrictModel):
             "(a small anomaly is not averaged away); 'mean' = mean squared error; "
             "'regularity' = 1 - seed 002's regularity s(t) (min-max by calibration); "
             "'latent-knn' = distance of the window's latent code to its k nearest normal codes."
+        ),
+    )
+    fusion: Literal["none", "max-z"] = Field(
+        "max-z",
+        description=(
+            "'max-z': two cues, appearance (squared error of the appearance channels) and "
+            "motion (the `residual` of the motion channel), each pooled by `method`, "
+            "standardised by its own statistics on held-out normal footage and fused by "
+            "their maximum, so a scene where one cue is normally high does not drown the "
+            "other; 'none': one score of the `channels` named below."
         ),
     )
     patch: int = Field(20, ge=1, le=256, description="Side of the square pooling patch, pixels.")
@@ -58,3 +68,12 @@ class ScoringConfig(StrictModel):
             "If set, threshold = this quantile of held-out normal scores instead of mean + k std."
         ),
     )
+
+    @model_validator(mode="after")
+    def _fusion_pools_maps(self) -> ScoringConfig:
+        if self.fusion != "none" and self.method == "latent-knn":
+            raise ValueError(
+                "scoring.fusion 'max-z' fuses error-map cues, but latent-knn pools no error "
+                "map; use method patch-max or mean, or set scoring.fusion: none"
+            )
+        return self

@@ -21,7 +21,20 @@ class LossConfig(StrictModel):
 
 
 class TrainingConfig(StrictModel):
-    epochs: int = Field(12, ge=1, le=1000, description="Passes over the training windows.")
+    epochs: int | None = Field(
+        None,
+        ge=1,
+        le=1000,
+        description="Passes over the training windows; None = as many as it takes to "
+        "train on `sample_budget` windows (at least 2, at most 50), so a few minutes of "
+        "footage get more passes and hours of footage fewer, for the same training time.",
+    )
+    sample_budget: int = Field(
+        6500,
+        ge=1,
+        description="Windows the training sees in all when `epochs` is None (UCSD Ped2's "
+        "546 training windows x 12 epochs, the setting the model was developed with).",
+    )
     batch_size: int = Field(16, ge=1, le=1024, description="Windows per optimisation step.")
     learning_rate: float = Field(1e-3, gt=0, lt=1, description="AdamW learning rate.")
     weight_decay: float = Field(1e-5, ge=0, description="AdamW weight decay.")

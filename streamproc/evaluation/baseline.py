@@ -1,9 +1,10 @@
-"""A training-free baseline: motion energy.
+"""Training-free baselines: frame difference (motion energy) and optical-flow speed.
 
-Absolute difference of consecutive grayscale frames, box-filtered into patches, max
-over the frame; the protocols then smooth it causally like any model's score. Its
-threshold is calibrated on the training clips (normal only) as mean + k std. A
-learned model that does not beat this adds nothing.
+The motion channel of each frame (absolute difference to the previous gray frame, or
+the Farneback flow speed the model's preprocessing computes), box-filtered into
+patches, max over the frame; the protocols then smooth it causally like any model's
+score. The threshold is calibrated on the training clips (normal only) as mean + k std.
+A learned model that does not beat these adds nothing.
 """
 
 from __future__ import annotations
@@ -27,8 +28,14 @@ def motion_energy(frames: np.ndarray, patch: int) -> np.ndarray:
     return patch_max(diff[None], patch)[0].numpy().astype(np.float64)  # (N,)
 
 
-def baseline_preprocess(base: PreprocessConfig) -> PreprocessConfig:
-    """Same resolution as the model's input, gray, plain difference without gain."""
+BASELINES = ("frame difference", "flow speed")
+
+
+def baseline_preprocess(base: PreprocessConfig, kind: str = "frame difference") -> PreprocessConfig:
+    """Same resolution as the model's input, gray; a plain difference without gain, or
+    the optical-flow speed channel as the default preprocessing computes it."""
+    if kind == "flow speed":
+        return base.model_copy(update={"color": "gray", "motion": "flow"})
     return base.model_copy(update={"color": "gray", "motion": "diff", "motion_gain": 1.0})
 
 

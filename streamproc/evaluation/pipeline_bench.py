@@ -25,6 +25,7 @@ from streamproc.config.cameras import CameraConfig
 from streamproc.config.state import EmbeddedStateConfig, RedisStateConfig
 from streamproc.config.transport import KafkaTransportConfig, MemoryTransportConfig, TopicsConfig
 from streamproc.errors import ConfigError
+from streamproc.evaluation.events import intervals
 from streamproc.evaluation.metrics import micro_auc
 from streamproc.evaluation.runner import report_for, score_dataset
 from streamproc.model.artifact import load_artifact
@@ -32,6 +33,7 @@ from streamproc.pipeline import Pipeline
 from streamproc.serving.scorer import ScoreRequest, ScoringService
 from streamproc.sources.dataset import open_split
 from streamproc.sources.frames import read_frames
+from streamproc.threshold.policy import calibrated_from_stats
 from streamproc.transport.base import Record
 from streamproc.windowing.windows import window_starts
 
@@ -100,12 +102,6 @@ def collect(records: list[Record], into: Collected, scores_topic: str) -> None:
             into.received_at[key] = now
         else:
             into.alerts.append(payload)
-
-
-def intervals(labels: np.ndarray) -> list[tuple[int, int]]:
-    """Inclusive [start, end] runs of 1s."""
-    edges = np.flatnonzero(np.diff(np.r_[0, labels.astype(int), 0]))
-    return [(int(a), int(b) - 1) for a, b in zip(edges[::2], edges[1::2], strict=True)]
 
 
 def alert_quality(alerts: list[dict[str, Any]], labels: dict[str, np.ndarray]) -> dict[str, Any]:
@@ -286,16 +282,21 @@ def _run(
         collect(collector.poll(500, 2.0), got, cfg.topics.scores)  # trailing alert ends
         collector.close()
         pipe.stop()
-    published = {
-        cam: np.array(
-            [
-                got.scores[(cam, i)]["smoothed"] if (cam, i) in got.scores else np.nan
-                for i in range(n)
-            ]
-        )
-        for cam, n in expected.items()
-    }
-    complete = {cam: s for cam, s in published.items() if not np.isnan(s).any()}
+
+    def published(field: str) -> dict[str, np.ndarray]:
+        series = {
+            cam: np.array(
+                [
+                    got.scores[(cam, i)][field] if (cam, i) in got.scores else np.nan
+                    for i in range(n)
+                ]
+            )
+            for cam, n in expected.items()
+        }
+        return {cam: s for cam, s in series.items() if not np.isnan(s).any()}
+
+    complete = published("normalized")
+    smoothed = published("smoothed")
     w = art.config.data.window
     lost = sum(
         any((cam, f) not in got.scores for f in range(s, s + w.length))
@@ -306,7 +307,9 @@ def _run(
     # The same layout as the replicas: as many models, each with the replicas' threads.
     raw = raw_throughput(artifact, data, cfg.serving.max_batch_size, replicas)
     scored = score_dataset(art, data, art.config.evaluation.batch_size)
-    eval_rep, _ = report_for(scored, "streaming", art.threshold, art.config, {})
+    eval_rep, _ = report_for(
+        scored, "streaming", calibrated_from_stats(art.stats, art.version), art.config, {}
+    )
     return {
         "run": run_id,
         "transport": transport,
@@ -319,6 +322,10 @@ def _run(
         "windows_lost": lost,
         "micro_auc": micro_auc(complete, {k: labels[k] for k in complete}) if complete else None,
         "eval_micro_auc": eval_rep["micro_auc"],
+        "fixed_micro_auc": (
+            micro_auc(smoothed, {k: labels[k] for k in smoothed}) if smoothed else None
+        ),
+        "eval_fixed_micro_auc": eval_rep["fixed"]["micro_auc"],
         **alert_quality(got.alerts, labels),
         "frames_per_s": len(got.scores) / max(t_end - t0, 1e-9),
         "raw_frames_per_s": raw,

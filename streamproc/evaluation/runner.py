@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 
 from streamproc.config import StreamprocConfig
+from streamproc.config.alerts import AlertsConfig
+from streamproc.config.threshold import ThresholdConfig
 from streamproc.evaluation.baseline import BASELINE_PATCH, baseline_preprocess, baseline_raw
 from streamproc.evaluation.protocols import Protocol, ProtocolResult, RawScores, run_protocol
 from streamproc.model.artifact import Artifact
@@ -19,6 +21,7 @@ from streamproc.model.calibration import score_stats
 from streamproc.model.clip import score_clip
 from streamproc.sources.dataset import Clip, open_split
 from streamproc.sources.frames import read_frames
+from streamproc.threshold.policy import Calibrated, Policy
 from streamproc.windowing.preprocess import preprocess_clip
 
 
@@ -72,10 +75,14 @@ def score_dataset(
 
 
 def score_baseline(
-    cfg: StreamprocConfig, data: Path, on_clip: Callable[[str], None] | None = None
+    cfg: StreamprocConfig,
+    data: Path,
+    on_clip: Callable[[str], None] | None = None,
+    kind: str = "frame difference",
 ) -> tuple[ScoredDataset, dict[str, Any]]:
-    """Motion energy on every test clip, calibrated on the training clips."""
-    pre = baseline_preprocess(cfg.data.preprocess)
+    """A training-free baseline (``baseline.BASELINES``) on every test clip, calibrated
+    on the training clips."""
+    pre = baseline_preprocess(cfg.data.preprocess, kind)
     patch = BASELINE_PATCH
     train = [
         baseline_raw(preprocess_clip(read_frames(c.path), pre), patch).streaming
@@ -101,21 +108,29 @@ def score_baseline(
     return out, stats
 
 
+def eval_policy(cfg: StreamprocConfig) -> Policy:
+    """What a worker with the default deployment settings decides with, using the
+    artifact's own smoothing: the streaming protocol's policy."""
+    return Policy(ThresholdConfig(), cfg.smoothing, AlertsConfig())
+
+
 def report_for(
     scored: ScoredDataset,
     protocol: Protocol,
-    threshold: float,
+    cal: Calibrated,
     cfg: StreamprocConfig,
     meta: dict[str, Any],
+    policy: Policy | None = None,
 ) -> tuple[dict[str, Any], ProtocolResult]:
-    result = run_protocol(
-        protocol, scored.raw, scored.labels, threshold, cfg.smoothing, cfg.evaluation
-    )
+    """Run ``protocol`` on scored clips; ``cal`` is the calibration the scores are judged
+    against (an artifact's or a baseline's), ``policy`` defaults to ``eval_policy``."""
+    policy = policy or eval_policy(cfg)
+    result = run_protocol(protocol, scored.raw, scored.labels, cal, policy, cfg.evaluation)
     report: dict[str, Any] = {
         "protocol": protocol,
         **meta,
         **result.report,
-        "threshold": threshold,
+        "calibrated_threshold": cal.mean + cal.k * cal.std,
         "windows": scored.windows,
         "windows_per_s": round(scored.windows_per_s, 2),
         "frames_per_s": round(scored.frames_per_s, 2),

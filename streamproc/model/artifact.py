@@ -83,7 +83,13 @@ def save_artifact(
     cal = art.calibration
     (d / "calibration.json").write_text(
         json.dumps(
-            {"stats": art.stats, "error_min": cal.error_min, "error_max": cal.error_max}, indent=2
+            {
+                "stats": art.stats,
+                "error_min": cal.error_min,
+                "error_max": cal.error_max,
+                "cues": {c: {"mean": m, "std": sd} for c, (m, sd) in cal.cue_stats.items()},
+            },
+            indent=2,
         )
     )
     tensors = {}
@@ -129,6 +135,7 @@ def _read_json(path: Path) -> dict[str, Any]:
 ADDED_LATER: dict[tuple[str, str], Any] = {
     ("scoring", "residual"): "squared",
     ("model", "predict_motion"): False,
+    ("scoring", "fusion"): "none",
 }
 
 
@@ -138,6 +145,16 @@ def _with_old_behaviour(raw: dict[str, Any]) -> dict[str, Any]:
         if isinstance(part, dict) and key not in part:
             part[key] = value
     return raw
+
+
+def _cue_stats(raw: Any, d: Path) -> dict[str, tuple[float, float]]:
+    try:
+        return {str(c): (float(v["mean"]), float(v["std"])) for c, v in raw.items()}
+    except (AttributeError, KeyError, TypeError, ValueError):
+        raise ArtifactError(
+            f"{d}/calibration.json: 'cues' must map each cue to {{mean, std}}; re-export the "
+            "artifact"
+        ) from None
 
 
 def load_artifact(directory: str | Path, verify: bool = True) -> Artifact:
@@ -176,5 +193,6 @@ def load_artifact(directory: str | Path, verify: bool = True) -> Artifact:
         latent_bank=tensors.get("latent_bank"),
         error_min=float(cal_json.get("error_min", 0.0)),
         error_max=float(cal_json.get("error_max", 1.0)),
+        cue_stats=_cue_stats(cal_json.get("cues", {}), d),
     )
     return Artifact(cfg, model, cal, dict(cal_json["stats"]), meta)

@@ -75,5 +75,6 @@ class AttentionAE(AnomalyModel):
         if y.shape[-2:] != (h, w):
             y = F.interpolate(y, size=(h, w), mode="bilinear", align_corners=False)
         recon = y.reshape(bsz, t, c, h, w).permute(0, 2, 1, 3, 4)
-        code = F.adaptive_avg_pool2d(z, (max(1, gh // 2), max(1, gw // 2)))
-        return ModelOutput(recon, code.reshape(bsz, t, -1), mu, logvar)
+        grid = (max(1, gh // 2), max(1, gw // 2))
+        code = F.adaptive_avg_pool2d(z, grid)
+        return ModelOutput(recon, code.reshape(bsz, t, -1), mu, logvar, grid)

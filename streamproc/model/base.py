@@ -17,6 +17,9 @@ class ModelOutput:
     latent: torch.Tensor  # (B, T, D) one latent code per frame, for latent-distance scoring
     mu: torch.Tensor | None = None  # variational bottleneck only
     logvar: torch.Tensor | None = None
+    # (gh, gw) when each latent code is a channel-major (L, gh, gw) grid flattened, so a
+    # region of interest can select the cells it covers (latent-knn with an ROI)
+    latent_grid: tuple[int, int] | None = None
 
 
 class AnomalyModel(nn.Module):

@@ -13,7 +13,13 @@ from streamproc.config.data import WindowConfig
 from streamproc.config.scoring import ScoringConfig
 from streamproc.model.base import AnomalyModel
 from streamproc.model.clip import iter_batches, score_clip
-from streamproc.model.scoring import Calibration, WindowScorer, channel_slice, error_maps
+from streamproc.model.scoring import (
+    Calibration,
+    WindowScorer,
+    channel_slice,
+    error_maps,
+    fuse,
+)
 from streamproc.windowing.windows import window_starts
 
 QUANTILES = (0.5, 0.9, 0.95, 0.99, 0.999)
@@ -82,5 +88,12 @@ def calibrate(
         error_max=float(me.max()),
     )
     scorer = WindowScorer(model, cfg, cal, device, appearance_channels)
-    scores = np.concatenate([score_clip(scorer, f, window, batch).streaming() for f in clips])
+    per_clip = [score_clip(scorer, f, window, batch).streaming_cues() for f in clips]
+    cues = {c: np.concatenate([p[c] for p in per_clip]) for c in per_clip[0]}
+    if cfg.fusion == "none":
+        scores = cues["score"]
+    else:
+        cal.cue_stats = {c: (float(v.mean()), float(v.std())) for c, v in cues.items()}
+        fused = fuse({c: torch.from_numpy(v) for c, v in cues.items()}, cal.cue_stats)
+        scores = fused.numpy()
     return cal, score_stats(scores, cfg)

@@ -5,7 +5,7 @@ mean over every window that holds it)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -35,12 +35,20 @@ class ClipScores:
     length: int
     window_scores: np.ndarray  # (W, T) per-frame scores of each window
     window_mean_error: np.ndarray  # (W, T)
+    window_cues: dict[str, np.ndarray] = field(default_factory=dict)  # cue -> (W, T), raw
+
+    def _first(self, per_window: np.ndarray) -> np.ndarray:
+        owner = first_cover(self.n_frames, self.starts, self.length)
+        pos = np.arange(self.n_frames) - np.asarray(self.starts)[owner]
+        return per_window[owner, pos]
 
     def streaming(self) -> np.ndarray:
         """Each frame scored by the first window (in arrival order) that holds it."""
-        owner = first_cover(self.n_frames, self.starts, self.length)
-        pos = np.arange(self.n_frames) - np.asarray(self.starts)[owner]
-        return self.window_scores[owner, pos]
+        return self._first(self.window_scores)
+
+    def streaming_cues(self) -> dict[str, np.ndarray]:
+        """Each cue's raw pooled score per frame, assigned like ``streaming``."""
+        return {c: self._first(v) for c, v in self.window_cues.items()}
 
     def offline(self) -> np.ndarray:
         """Each frame's mean score over all windows that hold it."""
@@ -72,4 +80,5 @@ def score_clip(
         length=window.length,
         window_scores=np.concatenate([p.frame_scores for p in parts]),
         window_mean_error=np.concatenate([p.mean_error for p in parts]),
+        window_cues={c: np.concatenate([p.cues[c] for p in parts]) for c in parts[0].cues},
     )

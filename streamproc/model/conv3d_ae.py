@@ -45,5 +45,7 @@ class Conv3dAE(AnomalyModel):
         if y.shape[-3:] != (t, h, w):
             y = F.interpolate(y, size=(t, h, w), mode="trilinear", align_corners=False)
         gh, gw = z.shape[-2:]
-        code = F.adaptive_avg_pool3d(z, (t, max(1, gh // 4), max(1, gw // 4)))
-        return ModelOutput(y, code.permute(0, 2, 1, 3, 4).reshape(x.shape[0], t, -1))
+        grid = (max(1, gh // 4), max(1, gw // 4))
+        code = F.adaptive_avg_pool3d(z, (t, *grid))
+        code = code.permute(0, 2, 1, 3, 4).reshape(x.shape[0], t, -1)
+        return ModelOutput(y, code, latent_grid=grid)

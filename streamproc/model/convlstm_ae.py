@@ -53,5 +53,6 @@ class ConvLSTMAE(AnomalyModel):
         recon = y.reshape(bsz, t, c, h, w).permute(0, 2, 1, 3, 4)
         hs = torch.stack(hidden, 1).flatten(0, 1)  # (B*T, hidden, h/8, w/8)
         gh, gw = hs.shape[-2:]
-        code = F.adaptive_avg_pool2d(hs, (max(1, gh // 2), max(1, gw // 2)))
-        return ModelOutput(recon, code.reshape(bsz, t, -1))
+        grid = (max(1, gh // 2), max(1, gw // 2))
+        code = F.adaptive_avg_pool2d(hs, grid)
+        return ModelOutput(recon, code.reshape(bsz, t, -1), latent_grid=grid)

@@ -61,6 +61,7 @@ def _convlstm(m: ModelConfig, d: DataConfig) -> AnomalyModel:
 RECONSTRUCTOR = {
     "data.preprocess.motion": "diff",
     "scoring.channels": "all",
+    "scoring.fusion": "none",
     "scoring.residual": "squared",
     "scoring.patch": 12,
 }

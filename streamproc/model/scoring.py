@@ -7,7 +7,7 @@ benchmarks.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -75,6 +75,56 @@ def knn_distance(codes: torch.Tensor, bank: torch.Tensor, k: int) -> torch.Tenso
     return d.topk(k, dim=1, largest=False).values.mean(dim=1)
 
 
+def masked_mean(maps: torch.Tensor, masks: torch.Tensor | None) -> torch.Tensor:
+    """Mean of each frame's map over the pixels that count: (B, T, H, W) -> (B, T)."""
+    if masks is None:
+        return maps.mean(dim=(2, 3))
+    area = masks.sum(dim=(1, 2)).clamp(min=1.0)[:, None]  # (B, 1)
+    return (maps * masks[:, None]).sum(dim=(2, 3)) / area
+
+
+def latent_cells(masks: torch.Tensor, latent_dim: int, grid: tuple[int, int]) -> torch.Tensor:
+    """Which dimensions of a flattened (L, gh, gw) latent code lie in the region that
+    counts: pixel masks (B, H, W) -> bool (B, L * gh * gw); a cell counts when at least
+    half of its pixels do."""
+    cells = F.adaptive_avg_pool2d(masks[:, None], grid)[:, 0] >= 0.5  # (B, gh, gw)
+    per_cell = cells.flatten(1)  # (B, gh * gw)
+    channels = latent_dim // per_cell.shape[1]
+    return per_cell.repeat(1, channels)  # the code is channel-major: index = l * cells + c
+
+
+def masked_knn(
+    codes: torch.Tensor, bank: torch.Tensor, k: int, keep: torch.Tensor | None
+) -> torch.Tensor:
+    """``knn_distance`` over the code dimensions ``keep`` selects (per row of codes)."""
+    if keep is None:
+        return knn_distance(codes, bank, k)
+    out = torch.empty(codes.shape[0], device=codes.device)
+    for i in range(codes.shape[0]):
+        sel = keep[i]
+        if not bool(sel.any()):
+            out[i] = 0.0  # nothing of this frame counts
+            continue
+        out[i] = knn_distance(codes[i : i + 1, sel], bank[:, sel], k)[0]
+    return out
+
+
+CUES = ("appearance", "motion")
+
+
+def fuse(cues: dict[str, torch.Tensor], stats: dict[str, tuple[float, float]]) -> torch.Tensor:
+    """Max over cues of each cue's z-score against its own normal statistics, so a cue
+    whose normal level is high (fast walkers near the camera) cannot drown the other."""
+    missing = [c for c in cues if c not in stats]
+    if missing:
+        raise ValueError(
+            f"fused scoring needs calibration statistics for cue(s) {missing}; "
+            "recalibrate the artifact (streamproc model recalibrate) or retrain it"
+        )
+    z = [(s - stats[c][0]) / max(stats[c][1], EPS) for c, s in cues.items()]
+    return torch.stack(z).amax(dim=0)
+
+
 @dataclass
 class Calibration:
     """What the scorer needs from held-out normal data (see ``calibration.py``)."""
@@ -83,6 +133,8 @@ class Calibration:
     latent_bank: torch.Tensor | None = None  # (M, D) per-frame latent codes of normal data
     error_min: float = 0.0
     error_max: float = 1.0
+    # cue -> (mean, std) of its pooled score over held-out normal frames (fused scoring)
+    cue_stats: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -91,10 +143,13 @@ class WindowScores:
     mean_error: np.ndarray  # (B, T) plain MSE, always reported
     error_maps: np.ndarray | None  # (B, T, H, W) when requested (heatmaps)
     recon: np.ndarray | None  # (B, C, T, H, W) when requested (videos)
+    cues: dict[str, np.ndarray] = field(default_factory=dict)  # cue -> (B, T) pooled, raw
 
 
 class WindowScorer:
-    """Scores batches of windows (B, C, T, H, W) with a trained model."""
+    """Scores batches of windows (B, C, T, H, W) with a trained model: one forward pass,
+    then the configured score, with an optional mask (B, H, W) of the pixels that count
+    (regions of interest) applied whatever the method."""
 
     def __init__(
         self,
@@ -105,6 +160,7 @@ class WindowScorer:
         appearance_channels: int = 1,
     ) -> None:
         self.device = torch.device(device)
+        self.appearance_channels = appearance_channels
         self.channels = channel_slice(cfg.channels, appearance_channels)
         self.model = model.to(self.device).eval()
         self.cfg = cfg
@@ -119,38 +175,86 @@ class WindowScorer:
         x = torch.as_tensor(windows, dtype=torch.float32, device=self.device)
         return x, self.model(x)
 
-    def normalised_maps(self, x: torch.Tensor, out: ModelOutput) -> torch.Tensor:
-        maps = error_maps(x, out.recon, self.channels, self.cfg.residual)
+    def _normalise(self, maps: torch.Tensor) -> torch.Tensor:
         if self.cfg.normalize_pixels and self.cal.pixel_error is not None:
-            maps = maps / (self.cal.pixel_error + self.cal.pixel_error.mean() * 0.1 + EPS)
+            pix = self.cal.pixel_error
+            if pix.shape == maps.shape[-2:]:
+                maps = maps / (pix + pix.mean() * 0.1 + EPS)
         return maps
+
+    def cue_maps(self, x: torch.Tensor, out: ModelOutput) -> dict[str, torch.Tensor]:
+        """The per-pixel error maps that are pooled into scores, by cue name: one map
+        ('score') for a single-cue config, 'appearance' and 'motion' when fused."""
+        if self.cfg.fusion == "none":
+            single = error_maps(x, out.recon, self.channels, self.cfg.residual)
+            return {"score": self._normalise(single)}
+        a = self.appearance_channels
+        maps = {"appearance": error_maps(x, out.recon, slice(0, a), "squared")}
+        if x.shape[1] > a:
+            maps["motion"] = error_maps(x, out.recon, slice(a, None), self.cfg.residual)
+        return maps
+
+    def _pool(
+        self, maps: torch.Tensor, out: ModelOutput, masks: torch.Tensor | None
+    ) -> torch.Tensor:
+        method = self.cfg.method
+        if masks is not None:
+            maps = maps * masks[:, None]
+        if method == "patch-max":
+            return patch_max(maps, self.cfg.patch)
+        if method == "mean":
+            return masked_mean(maps, masks)
+        if method == "regularity":
+            e = masked_mean(maps, masks)
+            return 1.0 - regularity(e, self.cal.error_min, self.cal.error_max)
+        if self.cal.latent_bank is None:
+            raise ValueError("latent-knn scoring needs a calibrated latent bank in the artifact")
+        b, t, d = out.latent.shape
+        keep = None
+        if masks is not None:
+            grid = out.latent_grid or (1, 1)
+            keep = latent_cells(masks, d, grid).repeat_interleave(t, dim=0)  # (B*T, D)
+        s = masked_knn(out.latent.reshape(b * t, d), self.cal.latent_bank, self.cfg.knn_k, keep)
+        return s.reshape(b, t)
 
     @torch.inference_mode()
     def score(
-        self, windows: np.ndarray | torch.Tensor, with_maps: bool = False, with_recon: bool = False
+        self,
+        windows: np.ndarray | torch.Tensor,
+        with_maps: bool = False,
+        with_recon: bool = False,
+        masks: np.ndarray | torch.Tensor | None = None,
     ) -> WindowScores:
+        """Score a batch; ``masks`` (B, H, W) of 0/1 selects the pixels that count."""
         x, out = self.forward(windows)
+        m = None if masks is None else torch.as_tensor(masks, dtype=torch.float32, device=x.device)
         raw = error_maps(x, out.recon, self.channels, self.cfg.residual)
-        mean_err = raw.mean(dim=(2, 3))  # (B, T)
-        maps = self.normalised_maps(x, out)
-        method = self.cfg.method
-        if method == "patch-max":
-            s = patch_max(maps, self.cfg.patch)
-        elif method == "mean":
-            s = mean_err
-        elif method == "regularity":
-            s = 1.0 - regularity(mean_err, self.cal.error_min, self.cal.error_max)
+        maps = self.cue_maps(x, out)
+        cues = {name: self._pool(mp, out, m) for name, mp in maps.items()}
+        if self.cfg.fusion == "none":
+            s, shown = cues["score"], maps["score"]
         else:
-            if self.cal.latent_bank is None:
-                raise ValueError(
-                    "latent-knn scoring needs a calibrated latent bank in the artifact"
-                )
-            b, t, d = out.latent.shape
-            s = knn_distance(out.latent.reshape(b * t, d), self.cal.latent_bank, self.cfg.knn_k)
-            s = s.reshape(b, t)
+            s = fuse(cues, self.cal.cue_stats) if self.cal.cue_stats else cues["appearance"]
+            shown = self._strongest_map(maps, cues) if with_maps else maps["appearance"]
+        if m is not None:
+            shown = shown * m[:, None]
         return WindowScores(
             frame_scores=s.float().cpu().numpy(),
-            mean_error=mean_err.float().cpu().numpy(),
-            error_maps=maps.float().cpu().numpy() if with_maps else None,
+            mean_error=masked_mean(raw, m).float().cpu().numpy(),
+            error_maps=shown.float().cpu().numpy() if with_maps else None,
             recon=out.recon.float().cpu().numpy() if with_recon else None,
+            cues={k: v.float().cpu().numpy() for k, v in cues.items()},
         )
+
+    def _strongest_map(
+        self, maps: dict[str, torch.Tensor], cues: dict[str, torch.Tensor]
+    ) -> torch.Tensor:
+        """Per frame, the error map of the cue with the highest z-score, in z units."""
+        stats = self.cal.cue_stats
+        names = list(maps)
+        if not stats:
+            return maps[names[0]]
+        z = torch.stack([(cues[n] - stats[n][0]) / max(stats[n][1], EPS) for n in names])
+        scaled = torch.stack([maps[n] / max(stats[n][1], EPS) for n in names])  # (K,B,T,H,W)
+        pick = z.argmax(dim=0)  # (B, T)
+        return torch.gather(scaled, 0, pick[None, :, :, None, None].expand_as(scaled[:1]))[0]

@@ -15,7 +15,7 @@ import torch
 
 from streamproc.model.artifact import Artifact, load_artifact
 from streamproc.model.device import pick_device
-from streamproc.model.scoring import patch_max
+from streamproc.model.scoring import WindowScorer
 from streamproc.windowing.preprocess import FramePreprocessor
 
 Polygon = list[tuple[float, float]]
@@ -39,6 +39,7 @@ class ScoreResult:
     scores: list[float]  # one per window frame
     model_version: str
     heatmap_png_b64: str | None = None
+    error: str | None = None  # this window could not be scored (why); scores is empty
 
 
 def roi_mask(
@@ -65,14 +66,17 @@ def thumbnail(error_map: np.ndarray, width: int = 96) -> str:
 
 
 class ScoringService:
-    """Holds one artifact at a time; ``load`` swaps it atomically, and a call that
-    started on the old model finishes on it (no dropped in-flight request)."""
+    """Holds one artifact and its scorer at a time; ``load`` swaps both atomically, and a
+    call that started on the old model finishes on it (no dropped in-flight request).
+
+    One bad request fails only itself: a window that cannot be preprocessed or scored
+    comes back with ``error`` set while the rest of the batch is scored."""
 
     def __init__(self, artifact: str | Path, device: str = "auto") -> None:
         self.device = pick_device(device)
         self._lock = threading.Lock()
         self.artifact_path = ""
-        self._art: Artifact | None = None
+        self._loaded: tuple[Artifact, WindowScorer] | None = None
         self.load(artifact)
 
     @property
@@ -81,14 +85,14 @@ class ScoringService:
 
     @property
     def artifact(self) -> Artifact:
-        assert self._art is not None
-        return self._art
+        assert self._loaded is not None
+        return self._loaded[0]
 
     def load(self, path: str | Path) -> str:
         art = load_artifact(path)  # fully built before the swap
-        art.model.to(self.device).eval()
+        scorer = art.scorer(self.device)  # once per artifact, not per batch
         with self._lock:
-            self._art, self.artifact_path = art, str(path)
+            self._loaded, self.artifact_path = (art, scorer), str(path)
         return art.version
 
     def preprocess(self, art: Artifact, req: ScoreRequest) -> np.ndarray:
@@ -100,30 +104,59 @@ class ScoringService:
 
     @torch.inference_mode()
     def score(self, requests: list[ScoreRequest]) -> list[ScoreResult]:
-        art = self.artifact  # one consistent model for the whole batch
-        if not requests:
-            return []
-        scorer = art.scorer(self.device)
-        x = np.stack([self.preprocess(art, r) for r in requests])
-        xt, out = scorer.forward(x)
-        maps = scorer.normalised_maps(xt, out)  # (B, T, H, W)
-        h, w = maps.shape[-2:]
-        masks = [roi_mask(r.roi, r.exclude, h, w) for r in requests]
+        assert self._loaded is not None
+        art, scorer = self._loaded  # one consistent model for the whole batch
+        results: list[ScoreResult | None] = [None] * len(requests)
+        groups: dict[tuple[int, ...], list[tuple[int, np.ndarray]]] = {}
+        for i, r in enumerate(requests):
+            try:
+                x = self.preprocess(art, r)
+            except Exception as err:  # this window only: it is reported, not raised
+                results[i] = _failed(r, art.version, err)
+                continue
+            groups.setdefault(x.shape, []).append((i, x))
+        for members in groups.values():  # windows of one shape share a forward pass
+            self._score_group(art, scorer, requests, members, results)
+        return [r for r in results if r is not None]
+
+    def _score_group(
+        self,
+        art: Artifact,
+        scorer: WindowScorer,
+        requests: list[ScoreRequest],
+        members: list[tuple[int, np.ndarray]],
+        results: list[ScoreResult | None],
+    ) -> None:
+        idx = [i for i, _ in members]
+        reqs = [requests[i] for i in idx]
+        h, w = members[0][1].shape[-2:]
+        masks = [roi_mask(r.roi, r.exclude, h, w) for r in reqs]
+        stacked = None
         if any(m is not None for m in masks):
             stacked = np.stack([np.ones((h, w), np.float32) if m is None else m for m in masks])
-            maps = maps * torch.from_numpy(stacked).to(maps.device)[:, None]
-        if art.config.scoring.method == "patch-max":
-            scores = patch_max(maps, art.config.scoring.patch).cpu().numpy()
-        else:  # the other methods do not pool an error map, so the ROI does not apply
-            scores = scorer.score(x).frame_scores
-        results = []
-        maps_np = maps.cpu().numpy() if any(r.heatmap for r in requests) else None
-        for i, r in enumerate(requests):
+        try:
+            out = scorer.score(
+                np.stack([x for _, x in members]),
+                with_maps=any(r.heatmap for r in reqs),
+                masks=stacked,
+            )
+        except Exception as err:
+            if len(members) == 1:
+                results[idx[0]] = _failed(reqs[0], art.version, err)
+                return
+            for one in members:  # find the culprit: every other window is still scored
+                self._score_group(art, scorer, requests, [one], results)
+            return
+        for j, (i, r) in enumerate(zip(idx, reqs, strict=True)):
+            scores = out.frame_scores[j]
             thumb = None
             # Only windows that may alert carry a thumbnail: it rides on the alert event.
-            if r.heatmap and maps_np is not None and max(scores[i]) >= art.threshold:
-                thumb = thumbnail(maps_np[i][int(np.argmax(scores[i]))])
-            results.append(
-                ScoreResult(r.camera, r.seq, [float(s) for s in scores[i]], art.version, thumb)
+            if r.heatmap and out.error_maps is not None and max(scores) >= art.threshold:
+                thumb = thumbnail(out.error_maps[j][int(np.argmax(scores))])
+            results[i] = ScoreResult(
+                r.camera, r.seq, [float(v) for v in scores], art.version, thumb
             )
-        return results
+
+
+def _failed(req: ScoreRequest, version: str, err: Exception) -> ScoreResult:
+    return ScoreResult(req.camera, req.seq, [], version, error=f"{type(err).__name__}: {err}")

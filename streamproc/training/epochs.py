@@ -9,6 +9,7 @@ so callers checkpoint, report or stop early there.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,14 +20,33 @@ from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler
 
 from streamproc.config import StreamprocConfig
+from streamproc.config.training import TrainingConfig
 from streamproc.model.base import AnomalyModel, window_loss
 from streamproc.model.device import pick_device
 from streamproc.model.registry import build_model
 from streamproc.training.checkpoint import Progress, Scheduler, load_checkpoint
 from streamproc.training.data import LoadedClip, WindowDataset
+from streamproc.windowing.windows import window_starts
 
-# Called after every optimisation step: (epoch, step, steps_per_epoch, loss parts).
-StepHook = Callable[[int, int, int, dict[str, float]], None]
+# Called after every optimisation step: (epoch, epochs, step, steps_per_epoch, loss parts).
+StepHook = Callable[[int, int, int, int, dict[str, float]], None]
+MIN_EPOCHS, MAX_EPOCHS = 2, 50
+
+
+def epochs_for(cfg: StreamprocConfig, clips: list[LoadedClip]) -> int:
+    """The epochs ``run_epochs`` will train on ``clips`` with ``cfg``."""
+    w = cfg.data.window
+    windows = sum(len(window_starts(len(c.frames), w.length, w.stride)) for c in clips)
+    if cfg.training.max_windows is not None:
+        windows = min(windows, cfg.training.max_windows)
+    return resolve_epochs(cfg.training, windows)
+
+
+def resolve_epochs(t: TrainingConfig, windows: int) -> int:
+    """``training.epochs``, or when it is None the passes that make ``sample_budget``."""
+    if t.epochs is not None:
+        return t.epochs
+    return min(MAX_EPOCHS, max(MIN_EPOCHS, math.ceil(t.sample_budget / max(1, windows))))
 
 
 def seed_everything(seed: int) -> None:
@@ -86,7 +106,7 @@ def run_epochs(
     device: torch.device | None = None,
     on_step: StepHook | None = None,
 ) -> Iterator[EpochEnd]:
-    """Train ``cfg.training.epochs`` epochs on ``clips``, yielding after each one.
+    """Train ``resolve_epochs`` epochs on ``clips``, yielding after each one.
 
     ``restore`` is a directory holding a ``streamproc.training.checkpoint`` made with the
     same config; training continues after its last epoch."""
@@ -97,19 +117,20 @@ def run_epochs(
     device = device or pick_device(t.device)
     model = build_model(cfg.model, cfg.data).to(device)
     ds = WindowDataset(clips, cfg.data, cfg.data.augment, t.max_windows, t.seed)
+    epochs = resolve_epochs(t, len(ds))
     optim = torch.optim.AdamW(model.parameters(), lr=t.learning_rate, weight_decay=t.weight_decay)
     shard = -(-len(ds) // world_size)
     steps_per_epoch = max(1, -(-shard // t.batch_size))
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(optim, T_max=t.epochs * steps_per_epoch)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(optim, T_max=epochs * steps_per_epoch)
     chash = config_hash(cfg)
     progress = Progress(0, chash, [])
     if restore is not None:
         progress = load_checkpoint(restore, model, optim, sched, chash) or progress
     net = wrap(model) if wrap is not None else model
-    if progress.epoch >= t.epochs:  # a restored run that had already finished
+    if progress.epoch >= epochs:  # a restored run that had already finished
         yield EpochEnd(progress.epoch, model, optim, sched, progress, device)
         return
-    for epoch in range(progress.epoch, t.epochs):
+    for epoch in range(progress.epoch, epochs):
         net.train()
         loader = _loader(ds, cfg, epoch, world_size, rank)
         sums: dict[str, float] = {}
@@ -125,7 +146,7 @@ def run_epochs(
             for k, v in parts.items():
                 sums[k] = sums.get(k, 0.0) + v
             if on_step:
-                on_step(epoch, step, steps, parts)
+                on_step(epoch, epochs, step, steps, parts)
         progress.history.append({"epoch": epoch + 1, **{k: v / steps for k, v in sums.items()}})
         progress.epoch = epoch + 1
         yield EpochEnd(epoch + 1, model, optim, sched, progress, device)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +18,16 @@ from streamproc.model.device import pick_device
 from streamproc.training.checkpoint import clear_checkpoint, save_checkpoint
 from streamproc.training.data import LoadedClip, load_training_data
 from streamproc.training.epochs import StepHook, config_hash, run_epochs, seed_everything
+from streamproc.windowing.windows import window_starts
 
 __all__ = ["StepHook", "TrainResult", "config_hash", "fit", "seed_everything", "train"]
+
+
+# Below these, the model or its calibrated threshold rests on too little footage: the
+# threshold is mean + k std of held-out normal frames, and a few hundred frames (tens of
+# seconds at 10 fps) are what it takes for that tail to stop moving with every clip.
+MIN_TRAINING_WINDOWS = 200
+MIN_CALIBRATION_FRAMES = 300
 
 
 @dataclass
@@ -28,6 +36,39 @@ class TrainResult:
     version: str
     seconds: float
     history: list[dict[str, float]]
+    warnings: list[str] = field(default_factory=list)
+
+
+def count_windows(clips: list[LoadedClip], cfg: StreamprocConfig) -> int:
+    w = cfg.data.window
+    return sum(len(window_starts(len(c.frames), w.length, w.stride)) for c in clips)
+
+
+def footage_warnings(
+    train_windows: int, calibration_frames: int, held_out: bool, fps: float = 10.0
+) -> list[str]:
+    """What is too short about the footage, with how much more is needed."""
+    out = []
+    if train_windows < MIN_TRAINING_WINDOWS:
+        out.append(
+            f"training saw {train_windows} windows; at least {MIN_TRAINING_WINDOWS} are "
+            "needed to learn a scene: add normal footage (a few minutes of video)"
+        )
+    if not held_out:
+        out.append(
+            "no footage was kept apart for calibration (training.holdout_fraction is 0): "
+            "the threshold was calibrated on the training footage and will be too low"
+        )
+    if calibration_frames < MIN_CALIBRATION_FRAMES:
+        more = (MIN_CALIBRATION_FRAMES - calibration_frames) / fps
+        out.append(
+            f"calibration saw {calibration_frames} held-out normal frames; at least "
+            f"{MIN_CALIBRATION_FRAMES} are needed for a stable threshold: add about "
+            f"{more:.0f} s of footage at {fps:g} fps (or raise training.holdout_fraction); "
+            "until then the camera's adaptive threshold (threshold.mode: adaptive) has to "
+            "correct it from the live stream"
+        )
+    return out
 
 
 def fit(
@@ -85,9 +126,14 @@ def training_metadata(
             "clips": [c.name for c in train],
             "calibration_clips": [c.name for c in calibration],
             "frames": int(sum(len(c.frames) for c in train)),
+            "windows": {
+                "training": count_windows(train, art.config),
+                "calibration": count_windows(calibration, art.config),
+            },
+            "calibration_frames": int(sum(len(c.frames) for c in calibration)),
             "seconds": round(seconds, 1),
             "device": str(device),
-            "epochs": art.config.training.epochs,
+            "epochs": len(history),
         },
         "metrics": {"final_loss": history[-1] if history else {}, "calibration": art.stats},
     }
@@ -114,6 +160,12 @@ def train(
     art.model = art.model.cpu()
     seconds = time.perf_counter() - start
     meta = training_metadata(art, data, train_clips, cal_clips, history, seconds, device)
+    warnings = footage_warnings(
+        meta["training"]["windows"]["training"],
+        meta["training"]["calibration_frames"],
+        bool(holdout),
+    )
+    meta["training"]["warnings"] = warnings
     version = save_artifact(art, out, meta)
     clear_checkpoint(out)
-    return TrainResult(art, version, seconds, history)
+    return TrainResult(art, version, seconds, history, warnings)

@@ -1,9 +1,10 @@
-from streamproc.alerts.lifecycle import Calibrated, Policy, apply_scores, threshold_for
+from streamproc.alerts.lifecycle import apply_scores
 from streamproc.alerts.schema import AlertEvent, event_id
 from streamproc.config.alerts import AlertsConfig
 from streamproc.config.smoothing import SmoothingConfig
 from streamproc.config.threshold import ThresholdConfig
 from streamproc.threshold.base import CameraSettings, CameraState
+from streamproc.threshold.policy import Calibrated, Policy, threshold_for
 
 CAL = Calibrated(mean=1.0, std=0.5, k=2.0, model_version="v1")  # threshold 2.0
 POLICY = Policy(
@@ -74,9 +75,27 @@ def test_threshold_sources() -> None:
         POLICY.alerts,
     )
     st = run([0.2] * 60, policy=adaptive)
-    assert st.stats.count == 60 and st.alert is None
+    # Warm start: the calibration counts as min_samples (50) normal frames of its own.
+    assert st.stats.count == 110 and st.alert is None
+    assert abs(st.stats.mean - (50 * 1.0 + 60 * 0.2) / 110) < 1e-9
     # A static scene has no variance: the std floor keeps ordinary frames below threshold.
-    assert threshold_for(st, CameraSettings(), CAL, adaptive) > 0.2
+    assert 0.2 < threshold_for(st, CameraSettings(), CAL, adaptive) < 2.0
+
+
+def test_a_new_camera_starts_from_the_calibration_and_moves_to_its_own_level() -> None:
+    adaptive = Policy(
+        ThresholdConfig(mode="adaptive", min_samples=50, halflife_frames=100),
+        POLICY.smoothing,
+        POLICY.alerts,
+    )
+    st = run([1.0], policy=adaptive)
+    first = [m["payload"] for m in st.outbox if m["topic"] == "scores"][0]
+    assert first["threshold"] == 2.0 and first["normalized"] == 0.0  # the calibration's
+    quiet = run([0.4] * 1500, policy=adaptive)
+    last = [m["payload"] for m in quiet.outbox if m["topic"] == "scores"][-1]
+    # Its own normal level (0.4, std floored at a quarter of the calibrated 0.5) took over.
+    assert abs(last["threshold"] - (0.4 + 2.0 * 0.125)) < 0.05
+    assert abs(last["normalized"]) < 0.5
 
 
 def test_alert_events_validate_against_schema() -> None:

@@ -49,21 +49,27 @@ def test_pixel_normalisation_suppresses_always_hard_pixels() -> None:
         ConstantModel(),
         [base],
         WindowConfig(length=2, stride=1),
-        ScoringConfig(patch=4, normalize_pixels=True, channels="all", residual="squared"),
+        ScoringConfig(
+            patch=4, normalize_pixels=True, fusion="none", channels="all", residual="squared"
+        ),
     )
     assert cal.pixel_error is not None and cal.pixel_error[:, :4].mean() > 0.2
     test = base.copy()
     test[3:, :, 2:6, 12:16] = 0.9
     scorer = WindowScorer(
         ConstantModel(),
-        ScoringConfig(patch=4, normalize_pixels=True, channels="all", residual="squared"),
+        ScoringConfig(
+            patch=4, normalize_pixels=True, fusion="none", channels="all", residual="squared"
+        ),
         cal,
     )
     frames = score_clip(scorer, test, WindowConfig(length=2, stride=1), 4).streaming()
     assert frames[4] > stats["threshold"] >= frames[1]
     raw = WindowScorer(
         ConstantModel(),
-        ScoringConfig(patch=4, normalize_pixels=False, channels="all", residual="squared"),
+        ScoringConfig(
+            patch=4, normalize_pixels=False, fusion="none", channels="all", residual="squared"
+        ),
         cal,
     )
     raw_frames = score_clip(raw, test, WindowConfig(length=2, stride=1), 4).streaming()
@@ -75,7 +81,7 @@ def test_all_scoring_methods_run() -> None:
     cal = Calibration(latent_bank=torch.zeros(5, 1), error_min=0.0, error_max=1.0)
     for method in ("patch-max", "mean", "regularity", "latent-knn"):
         out = WindowScorer(
-            ConstantModel(), ScoringConfig(method=method, channels="all"), cal
+            ConstantModel(), ScoringConfig(method=method, fusion="none", channels="all"), cal
         ).score(x, True, True)
         assert out.frame_scores.shape == (2, 3) and np.isfinite(out.frame_scores).all()
         assert out.error_maps is not None and out.error_maps.shape == (2, 3, 8, 8)
@@ -97,6 +103,66 @@ def test_excess_residual_counts_only_input_above_the_reconstruction() -> None:
 
 def test_scoring_a_missing_motion_channel_is_an_error() -> None:
     x = np.random.default_rng(0).random((1, 1, 3, 8, 8)).astype(np.float32)
-    scorer = WindowScorer(ConstantModel(), ScoringConfig(channels="motion"))
+    scorer = WindowScorer(ConstantModel(), ScoringConfig(fusion="none", channels="motion"))
     with pytest.raises(ValueError, match="needs a motion channel"):
         scorer.score(x)
+
+
+class GridModel(AnomalyModel):
+    """Reconstructs flat grey; each frame's latent code is its 2 x 2 grid of means."""
+
+    def forward(self, x: torch.Tensor) -> ModelOutput:
+        b, c, t, h, w = x.shape
+        frames = x.permute(0, 2, 1, 3, 4).reshape(b * t, c, h, w)
+        code = torch.nn.functional.adaptive_avg_pool2d(frames, (2, 2)).reshape(b, t, -1)
+        return ModelOutput(torch.full_like(x, 0.5), code, latent_grid=(2, 2))
+
+
+@pytest.mark.parametrize("method", ["patch-max", "mean", "regularity", "latent-knn"])
+def test_a_region_of_interest_applies_to_every_method(method: str) -> None:
+    rng = np.random.default_rng(0)
+    clean = (0.5 + rng.normal(0, 0.01, (1, 1, 2, 16, 16))).astype(np.float32)
+    blob = clean.copy()
+    blob[0, 0, :, 0:6, 0:6] = 1.0  # something in the top-left quadrant
+    mask = np.ones((1, 16, 16), np.float32)
+    mask[0, :8, :8] = 0  # ... which the operator excluded
+    bank = GridModel()(torch.from_numpy(clean)).latent[0]  # the clean frames are normal
+    cal = Calibration(latent_bank=bank, error_min=0.0, error_max=1.0)
+    cfg = ScoringConfig(method=method, fusion="none", channels="all", residual="squared", patch=4)
+    scorer = WindowScorer(GridModel(), cfg, cal)
+    plain = scorer.score(blob).frame_scores
+    masked = scorer.score(blob, masks=mask).frame_scores
+    reference = scorer.score(clean, masks=mask).frame_scores
+    assert not np.allclose(plain, reference)  # unmasked, the blob changes the score
+    np.testing.assert_allclose(masked, reference, atol=1e-6)  # masked, it does not
+
+
+def test_fused_score_is_the_max_of_the_cue_z_scores() -> None:
+    x = np.full((1, 2, 2, 16, 16), 0.5, np.float32)  # (B, C=appearance+motion, T, H, W)
+    x[0, 1, 1, 4:8, 4:8] = 0.9  # fast motion in frame 1, appearance as reconstructed
+    cal = Calibration(cue_stats={"appearance": (0.0, 0.01), "motion": (0.0, 0.1)})
+    scorer = WindowScorer(ConstantModel(), ScoringConfig(patch=4), cal)
+    out = scorer.score(x, with_maps=True)
+    assert set(out.cues) == {"appearance", "motion"}
+    z_app = out.cues["appearance"] / 0.01
+    z_mot = out.cues["motion"] / 0.1
+    np.testing.assert_allclose(out.frame_scores, np.maximum(z_app, z_mot), rtol=1e-5)
+    assert out.frame_scores[0, 1] > out.frame_scores[0, 0]  # the motion cue won frame 1
+    assert out.error_maps is not None and out.error_maps[0, 1, 5, 5] > 0
+
+
+def test_fusion_needs_an_error_map_method() -> None:
+    with pytest.raises(ValueError, match="latent-knn pools no error map"):
+        ScoringConfig(method="latent-knn")
+
+
+def test_calibration_records_the_statistics_of_each_cue() -> None:
+    rng = np.random.default_rng(0)
+    frames = (0.5 + rng.normal(0, 0.05, (12, 2, 8, 8))).astype(np.float32)
+    cal, stats = calibrate(
+        ConstantModel(), [frames], WindowConfig(length=4, stride=2), ScoringConfig(patch=4)
+    )
+    assert set(cal.cue_stats) == {"appearance", "motion"}
+    assert all(sd > 0 for _, sd in cal.cue_stats.values())
+    # Fused scores are z-scores: near 0 on normal footage, threshold a few std above.
+    assert -1 < float(stats["mean"]) < 2 and float(stats["threshold"]) > float(stats["mean"])

@@ -11,10 +11,11 @@ from streamproc.config import StreamprocConfig
 from streamproc.config.cameras import CameraConfig
 from streamproc.config.state import EmbeddedStateConfig
 from streamproc.config.transport import TopicsConfig
-from streamproc.evaluation.runner import score_dataset
+from streamproc.evaluation.runner import report_for, score_dataset
 from streamproc.model.artifact import load_artifact
 from streamproc.pipeline import Pipeline
 from streamproc.sources.dataset import open_split
+from streamproc.threshold.policy import calibrated_from_stats
 from streamproc.transport.memory import MemoryTransport
 
 
@@ -50,16 +51,24 @@ def test_published_scores_equal_offline_streaming(
     pipe.stop()
     records = collector.poll(10_000, 1.0)
     scores = [json.loads(r.value) for r in records if r.topic == cfg.topics.scores]
-    by_cam: dict[str, dict[int, float]] = {}
+    by_cam: dict[str, dict[int, dict]] = {}
     for s in scores:
         assert s["seq"] not in by_cam.setdefault(s["camera"], {}), "frame published twice"
-        by_cam[s["camera"]][s["seq"]] = s["score"]
+        by_cam[s["camera"]][s["seq"]] = s
     art = load_artifact(tiny_artifact)
     offline = score_dataset(art, synthetic_dataset, 8)
+    # What the streaming protocol reports is what the worker decided, frame by frame.
+    cal = calibrated_from_stats(art.stats, art.version)
+    _, live = report_for(offline, "streaming", cal, art.config, {})
     for name, raw in offline.raw.items():
         got = by_cam[f"cam-{name}"]
         assert sorted(got) == list(range(len(raw.streaming)))  # every frame, once
-        np.testing.assert_allclose([got[i] for i in range(len(got))], raw.streaming, rtol=1e-4)
+        series = [got[i] for i in range(len(got))]
+        np.testing.assert_allclose([s["score"] for s in series], raw.streaming, rtol=1e-4)
+        np.testing.assert_allclose(
+            [s["normalized"] for s in series], live.scores[name], rtol=1e-3, atol=1e-4
+        )
+        assert [s["active"] for s in series] == live.decisions[name].tolist()
 
 
 def test_malformed_message_goes_to_dead_letter(
