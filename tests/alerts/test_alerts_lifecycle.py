@@ -89,7 +89,7 @@ def test_a_new_camera_starts_from_the_calibration_and_moves_to_its_own_level() -
         POLICY.alerts,
     )
     st = run([1.0], policy=adaptive)
-    first = [m["payload"] for m in st.outbox if m["topic"] == "scores"][0]
+    first = next(m["payload"] for m in st.outbox if m["topic"] == "scores")
     assert first["threshold"] == 2.0 and first["normalized"] == 0.0  # the calibration's
     quiet = run([0.4] * 1500, policy=adaptive)
     last = [m["payload"] for m in quiet.outbox if m["topic"] == "scores"][-1]
