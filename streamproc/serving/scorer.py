@@ -39,6 +39,7 @@ class ScoreResult:
     scores: list[float]  # one per window frame
     model_version: str
     heatmap_png_b64: str | None = None
+    error: str | None = None
 
 
 def roi_mask(
