@@ -14,6 +14,7 @@ from streamproc.errors import ConfigError
 from streamproc.ids import CAMERA_ID_RULE, is_camera_id
 from streamproc.threshold import make_store
 from streamproc.threshold.base import CameraSettings, Point, StateStore, polygon_problem
+from streamproc.threshold.errors import CorruptStateError
 
 app = typer.Typer(
     help="Per-camera thresholds, regions of interest and state.", no_args_is_help=True
@@ -110,7 +111,11 @@ def set_camera(
             "config's cameras (it names Kafka keys, Redis keys and metric labels)."
         )
     store = _store(config)
-    s = store.get_settings(camera).model_copy(deep=True)
+    try:
+        s = store.get_settings(camera).model_copy(deep=True)
+    except CorruptStateError:  # stored before validation existed: set replaces them
+        console.print(f"[yellow]warning:[/] {camera}: stored settings are invalid; replacing them")
+        s = CameraSettings()
     if clear_threshold:
         s.threshold = s.threshold_k = None
     if clear_regions:
