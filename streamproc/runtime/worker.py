@@ -37,6 +37,7 @@ from typing import Any
 from streamproc import metrics
 from streamproc.alerts.lifecycle import Calibrated, Policy, apply_scores
 from streamproc.config.transport import TopicsConfig
+from streamproc.runtime.batch import Batch, Item
 from streamproc.runtime.contract import ContractError, check_window
 from streamproc.runtime.failures import (
     Failure,
@@ -44,7 +45,7 @@ from streamproc.runtime.failures import (
     failure_while_scoring,
     is_transient,
 )
-from streamproc.serving.client import PendingScores, ScorerClient
+from streamproc.serving.client import ScorerClient
 from streamproc.serving.scorer import ScoreRequest, ScoreResult
 from streamproc.threshold.base import CameraSettings, CameraState, StateStore
 from streamproc.threshold.errors import CorruptStateError
@@ -55,39 +56,6 @@ log = logging.getLogger("streamproc.worker")
 LAG_EVERY_S = 1.0  # the lag gauge costs a broker round trip (end offsets) on Kafka
 PREFETCH_WAIT_S = 0.05  # longest wait for the next batch while one is being scored
 MAX_ERRORS_KEPT = 100  # of WorkerStats.errors: a long outage must not grow it forever
-
-
-@dataclass
-class Item:
-    """One record of a batch and how far it got."""
-
-    record: Record
-    window: WireWindow | None = None
-    result: ScoreResult | None = None
-    failure: Failure | None = None  # set: dead-lettered, never applied
-    dead_lettered: bool = False  # its dead letter was flushed (not sent again on a retry)
-
-
-@dataclass
-class Batch:
-    """The records of one poll, from decoding until their offsets are committed."""
-
-    items: list[Item]
-    offsets: dict[tuple[str, int], int]  # (topic, partition) -> next offset to commit
-    settings: dict[str, CameraSettings] = field(default_factory=dict)
-    pending: PendingScores | None = None
-    requested: list[Item] = field(default_factory=list)  # what ``pending`` scores, in order
-    submitted_at: float = 0.0
-    attempts: int = 0  # failed attempts to finish it
-    failing_since: float | None = None  # monotonic time of the first failure
-    alone: bool = False  # score each window on its own (a batch call failed for one of them)
-    exhausted: bool = False  # past the retry deadline: a record failing alone is dead-lettered
-
-    def to_score(self) -> list[Item]:
-        return [i for i in self.items if i.window is not None and not i.failure and not i.result]
-
-    def scored(self) -> list[Item]:
-        return [i for i in self.items if i.result is not None and not i.failure]
 
 
 @dataclass
