@@ -40,6 +40,7 @@ from streamproc.config.transport import TopicsConfig
 from streamproc.runtime.batch import Batch, Item
 from streamproc.runtime.contract import ContractError, check_window
 from streamproc.runtime.failures import (
+    MAX_ERROR_CHARS,
     Failure,
     failure_while_applying,
     failure_while_scoring,
@@ -280,15 +281,21 @@ class StreamWorker:
             self._scored(item, result)
 
     def _scored(self, item: Item, result: ScoreResult) -> None:
-        assert item.window is not None
+        """Keep a window's result, or dead-letter the window (``scoring``) when the model
+        says it failed for that one request, or answered for another shape or window."""
+        w = item.window
+        assert w is not None
         if result.error is not None:
-            item.failure = Failure("scoring", result.error[:1000], "ScoreResult.error")
-        elif len(result.scores) != len(item.window.timestamps):
-            n, t = len(result.scores), len(item.window.timestamps)
+            item.failure = Failure("scoring", result.error[:MAX_ERROR_CHARS], "ScoreResult.error")
+        elif (result.camera, result.seq) != (w.camera, w.seq):
+            what = f"a result for {result.camera}/{result.seq} in the place of {w.camera}/{w.seq}"
+            item.failure = Failure("scoring", what, "ScoreResult")
+        elif len(result.scores) != len(w.timestamps):
+            n, t = len(result.scores), len(w.timestamps)
             item.failure = Failure("scoring", f"{n} scores for {t} frames", "ScoreResult")
         else:
             item.result = result
-            metrics.WINDOWS_SCORED.labels(camera=item.window.camera).inc()
+            metrics.WINDOWS_SCORED.labels(camera=w.camera).inc()
 
     def _finish(self, batch: Batch) -> int:
         """Scores -> state -> publish -> flush -> clear outbox -> commit. Safe to repeat:
