@@ -193,6 +193,11 @@ def _error_result(requests: list[ScoreRequest], results: list[ScoreResult]) -> N
             r.error = "the replica could not preprocess this window"
 
 
+def _model_raises(requests: list[ScoreRequest], results: list[ScoreResult]) -> None:
+    if any(r.camera == POISON for r in requests):  # fails the whole call it is part of
+        raise ValueError("cannot preprocess a window of cam-p")
+
+
 def _corrupt_state(store: EmbeddedStateStore) -> None:
     with sqlite3.connect(store.path) as conn:
         conn.execute(
@@ -212,10 +217,19 @@ def _other_smoothing_kind(store: EmbeddedStateStore) -> None:
         (window_bytes(POISON, 0, frames=T + 1), None, None, "contract", "ContractError"),
         (window_bytes(POISON, 0), None, _nan_score, "decision", "DataError"),
         (window_bytes(POISON, 0), None, _error_result, "scoring", "ScoreResult.error"),
+        (window_bytes(POISON, 0), None, _model_raises, "scoring", "ValueError"),
         (window_bytes(POISON, 0), _corrupt_state, None, "state", "CorruptStateError"),
         (window_bytes(POISON, 0), _other_smoothing_kind, None, "decision", "ConfigError"),
     ],
-    ids=["null-timestamps", "wrong-length", "nan-score", "error-result", "corrupt-state", "kind"],
+    ids=[
+        "null-timestamps",
+        "wrong-length",
+        "nan-score",
+        "error-result",
+        "model-raises",
+        "corrupt-state",
+        "kind",
+    ],
 )
 def test_one_poison_record_is_dead_lettered_and_the_rest_applied(
     tmp_path: Path,
