@@ -38,7 +38,7 @@ from streamproc import metrics
 from streamproc.alerts.lifecycle import Calibrated, Policy, apply_scores
 from streamproc.config.transport import TopicsConfig
 from streamproc.runtime.batch import Batch, Item
-from streamproc.runtime.contract import ContractError, check_window
+from streamproc.runtime.contract import check_window
 from streamproc.runtime.failures import (
     MAX_ERROR_CHARS,
     Failure,
@@ -51,7 +51,7 @@ from streamproc.serving.scorer import ScoreRequest, ScoreResult
 from streamproc.threshold.base import CameraSettings, CameraState, StateStore
 from streamproc.threshold.errors import CorruptStateError
 from streamproc.transport.base import Consumer, Producer, Record
-from streamproc.transport.wire import WireError, WireWindow, decode_window
+from streamproc.transport.wire import WireWindow, decode_window
 
 log = logging.getLogger("streamproc.worker")
 LAG_EVERY_S = 1.0  # the lag gauge costs a broker round trip (end offsets) on Kafka
@@ -195,15 +195,17 @@ class StreamWorker:
             key = (rec.topic, rec.partition)
             offsets[key] = max(offsets.get(key, 0), rec.offset + 1)
             item = Item(rec)
+            # Broad on purpose: the records are polled, so an error escaping here would
+            # drop them unseen; a bug in a check dead-letters them instead (replayable).
             try:
                 window = decode_window(rec.value)
-            except WireError as err:
+            except Exception as err:  # WireError; decode_window raises nothing else
                 item.failure = Failure.of("decode", err)
             else:
                 try:
                     check_window(window, self.window_length, now)
                     item.window = window
-                except ContractError as err:
+                except Exception as err:  # ContractError
                     item.failure = Failure.of("contract", err)
             items.append(item)
         batch = Batch(items, offsets)
