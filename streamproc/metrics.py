@@ -32,8 +32,15 @@ WINDOWS_SCORED = Counter(
 )
 BAD_MESSAGES = Counter(
     "streamproc_bad_messages_total",
-    "Messages routed to the dead-letter topic.",
+    "Messages routed to the dead-letter topic, by reason (a fixed set: decode, contract, "
+    "scoring, decision, state, retries-exhausted).",
     ["reason"],
+    registry=REGISTRY,
+)
+INVALID_SETTINGS = Counter(
+    "streamproc_invalid_settings_total",
+    "Batches that used a camera's default settings because its stored ones do not validate.",
+    ["camera"],
     registry=REGISTRY,
 )
 CAMERA_UP = Gauge(

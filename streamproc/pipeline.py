@@ -91,9 +91,9 @@ class Pipeline:
                     "metrics port %d unavailable (%s); metrics disabled", cfg.metrics.port, err
                 )
         policy = policy_for(cfg, art)
+        self._window = art.config.data.window  # what ingest cuts and the workers check
         for i in range(n_workers):
             self.add_worker(policy, calibrated_from(art), f"worker-{i}")
-        self._window = art.config.data.window
         if ingest:
             self.start_ingest()
 
@@ -126,6 +126,9 @@ class Pipeline:
             cfg.worker.poll_timeout_s,
             self.on_message,
             cfg.worker.max_in_flight,
+            window_length=self._window.length,
+            retry_deadline_s=cfg.worker.retry_deadline_s,
+            max_attempts=cfg.worker.max_attempts,
         )
         t = threading.Thread(target=worker.run, name=name, daemon=True)
         self.workers.append(worker)

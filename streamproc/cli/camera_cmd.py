@@ -6,12 +6,15 @@ import json
 from pathlib import Path
 
 import typer
+from pydantic import ValidationError
 
 from streamproc.cli.common import console, friendly_errors
 from streamproc.config import load_config
 from streamproc.errors import ConfigError
+from streamproc.ids import CAMERA_ID_RULE, is_camera_id
 from streamproc.threshold import make_store
-from streamproc.threshold.base import CameraSettings, Point, StateStore
+from streamproc.threshold.base import CameraSettings, Point, StateStore, polygon_problem
+from streamproc.threshold.errors import CorruptStateError
 
 app = typer.Typer(
     help="Per-camera thresholds, regions of interest and state.", no_args_is_help=True
@@ -29,9 +32,36 @@ def parse_polygon(text: str) -> list[Point]:
         points = [(float(x), float(y)) for x, y in (p.split(",") for p in text.split())]
     except ValueError:
         raise ConfigError(f"polygon {text!r}: expected 'x,y x,y x,y' with numbers") from None
-    if len(points) < 3 or not all(0 <= v <= 1 for pt in points for v in pt):
-        raise ConfigError(f"polygon {text!r}: needs >= 3 points with coordinates in 0..1")
+    problem = polygon_problem(points)
+    if problem:
+        raise ConfigError(f"polygon {text!r}: {problem}; give at least 3 'x,y' points in 0..1")
     return points
+
+
+# What to type instead, per field of CameraSettings that failed validation.
+_FIXES = {
+    "threshold": "pass --threshold with a finite number >= 0 (scores are non-negative), "
+    "or --clear-threshold to go back to the adaptive threshold",
+    "threshold_k": "pass --threshold-k with a finite number >= 0",
+    "roi": "give each --roi at least 3 'x,y' points in 0..1, or --clear-regions",
+    "exclude": "give each --exclude at least 3 'x,y' points in 0..1, or --clear-regions",
+}
+
+
+def validated(camera: str, settings: CameraSettings) -> CameraSettings:
+    """The settings, validated as the worker will read them; a ConfigError naming the
+    field and the fix otherwise (nothing is stored)."""
+    try:
+        return CameraSettings.model_validate(settings.model_dump())
+    except ValidationError as err:
+        first = err.errors(include_url=False)[0]
+        key = str(first["loc"][0]) if first["loc"] else ""
+        value = getattr(settings, key, None) if key else None
+        fix = _FIXES.get(key, "check the values passed")
+        raise ConfigError(
+            f"camera {camera}: {key} {value!r} is not valid ({first['msg']}); nothing was "
+            f"changed. To fix it, {fix}."
+        ) from None
 
 
 @app.command("list")
@@ -75,8 +105,17 @@ def set_camera(
     config: Path | None = CONFIG,
 ) -> None:
     """Change a camera's settings; workers pick them up with the next window."""
+    if not is_camera_id(camera):
+        raise ConfigError(
+            f"camera id {camera!r} is not valid: expected {CAMERA_ID_RULE}, as in the "
+            "config's cameras (it names Kafka keys, Redis keys and metric labels)."
+        )
     store = _store(config)
-    s = store.get_settings(camera).model_copy(deep=True)
+    try:
+        s = store.get_settings(camera).model_copy(deep=True)
+    except CorruptStateError:  # stored before validation existed: set replaces them
+        console.print(f"[yellow]warning:[/] {camera}: stored settings are invalid; replacing them")
+        s = CameraSettings()
     if clear_threshold:
         s.threshold = s.threshold_k = None
     if clear_regions:
@@ -87,9 +126,11 @@ def set_camera(
         s.threshold_k = threshold_k
     s.roi += [parse_polygon(p) for p in roi]
     s.exclude += [parse_polygon(p) for p in exclude]
-    store.set_settings(camera, CameraSettings.model_validate(s.model_dump()))
+    try:
+        store.set_settings(camera, validated(camera, s))
+    finally:
+        store.close()
     console.print(f"{camera}: {s.model_dump_json()}")
-    store.close()
 
 
 @app.command("reset")

@@ -17,15 +17,14 @@ sources package reuses the same parser to open the camera.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from streamproc.config.base import StrictModel
+from streamproc.ids import CAMERA_ID_RULE, is_camera_id
 
-CAMERA_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 STREAM_SCHEMES = ("http", "https", "rtmp", "rtsp", "rtsps")
 SourceKind = Literal["file", "stream", "device", "synthetic"]
 
@@ -168,9 +167,9 @@ class CameraConfig(CameraDefaults):
     @field_validator("id")
     @classmethod
     def _id_charset(cls, v: str) -> str:
-        if not CAMERA_ID.match(v):
+        if not is_camera_id(v):
             raise ValueError(
-                f"camera id must be 1-64 characters of A-Z a-z 0-9 . _ - "
+                f"camera id must be {CAMERA_ID_RULE} "
                 f"(it keys Kafka messages and Redis entries), got {v!r}"
             )
         return v

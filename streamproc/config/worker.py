@@ -21,7 +21,17 @@ class WorkerConfig(StrictModel):
     )
     poll_timeout_s: float = Field(0.5, gt=0, description="Longest wait for new windows.")
     retry_deadline_s: float = Field(
-        120, gt=0, description="Give up on a failing model call or publish after this long."
+        120,
+        gt=0,
+        description="A batch still failing (model, store or broker) this long after its first "
+        "failure is split: each window is tried alone, and one that still fails is "
+        "dead-lettered (reason retries-exhausted) instead of stalling its partition.",
+    )
+    max_attempts: int = Field(
+        5,
+        ge=1,
+        description="Or after this many failed attempts, whichever comes first; the backoff "
+        "between attempts doubles from 0.5 s up to 30 s.",
     )
     max_message_bytes: int = Field(
         1_000_000,

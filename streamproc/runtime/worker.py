@@ -1,20 +1,26 @@
 """The stream worker: frames topic -> model -> per-camera state -> scores/alerts topics.
 
-One poll is one batch: decode it (bad messages go to the dead-letter topic), score every
-window in one model call, apply each window to its camera's state in an atomic
-transaction that also records the messages to publish (outbox), publish and flush
-them, clear the outbox, and only then commit the batch's offsets.
+One poll is one batch: decode it, check each window against the model's contract, score
+every window in one model call, apply each window to its camera's state in an atomic
+transaction that also records the messages to publish (outbox), publish and flush them
+together with the batch's dead letters, clear the outbox, and only then commit the
+batch's offsets.
 
 Up to ``max_in_flight`` batches are in hand: while the model scores batch N, the worker
 polls batches N+1, N+2, ... and submits them too, so the model (every replica of it) does
 not wait for the worker's own poll, state, publish and commit work. Batches finish in
 poll order, so each camera's windows are applied in sequence.
 
-A failing cycle (model, store or broker unreachable) keeps its batch and retries it
-with backoff; nothing is committed past a batch that has not finished, so no window is
-skipped. A crash anywhere re-delivers the uncommitted windows (at-least-once);
-already-applied frames are skipped by sequence number and pending outbox messages are
-re-sent, with the same ids.
+Failure model (``runtime/failures.py``): a record that fails deterministically (it does
+not decode, breaks the window contract, its scoring or its decision raises a data or
+config error, its camera's stored state does not validate) is dead-lettered on its own
+and the rest of the batch goes on. A transient failure (model, store or broker
+unreachable) keeps the batch and retries it with backoff; a batch still failing after
+``retry_deadline_s`` or ``max_attempts`` is tried record by record, and a record that
+still fails alone is dead-lettered as ``retries-exhausted``. Nothing is committed past a
+record that was neither applied nor dead-lettered. A crash anywhere re-delivers the
+uncommitted windows (at-least-once); already-applied frames are skipped by sequence
+number and pending outbox messages are re-sent, with the same ids.
 """
 
 from __future__ import annotations
@@ -29,30 +35,29 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streamproc import metrics
-from streamproc.alerts.lifecycle import Calibrated, Policy, apply_scores
+from streamproc.alerts.lifecycle import apply_scores
 from streamproc.config.transport import TopicsConfig
-from streamproc.serving.client import PendingScores, ScorerClient
+from streamproc.runtime.batch import Batch, Item
+from streamproc.runtime.contract import check_window
+from streamproc.runtime.failures import (
+    MAX_ERROR_CHARS,
+    Failure,
+    failure_while_applying,
+    failure_while_scoring,
+    is_transient,
+)
+from streamproc.serving.client import ScorerClient
 from streamproc.serving.scorer import ScoreRequest, ScoreResult
 from streamproc.threshold.base import CameraSettings, CameraState, StateStore
+from streamproc.threshold.errors import CorruptStateError
+from streamproc.threshold.policy import Calibrated, Policy
 from streamproc.transport.base import Consumer, Producer, Record
-from streamproc.transport.wire import WireError, WireWindow, decode_window
+from streamproc.transport.wire import WireWindow, decode_window
 
 log = logging.getLogger("streamproc.worker")
 LAG_EVERY_S = 1.0  # the lag gauge costs a broker round trip (end offsets) on Kafka
 PREFETCH_WAIT_S = 0.05  # longest wait for the next batch while one is being scored
-
-
-@dataclass
-class Batch:
-    """The records of one poll, from decoding until their offsets are committed."""
-
-    windows: list[WireWindow]
-    bad: list[tuple[Record, str]]  # undecodable records and why, for the dead-letter topic
-    offsets: dict[tuple[str, int], int]  # (topic, partition) -> next offset to commit
-    settings: dict[str, CameraSettings] = field(default_factory=dict)
-    pending: PendingScores | None = None
-    submitted_at: float = 0.0
-    results: list[ScoreResult] | None = None
+MAX_ERRORS_KEPT = 100  # of WorkerStats.errors: a long outage must not grow it forever
 
 
 @dataclass
@@ -61,7 +66,7 @@ class WorkerStats:
     bad_messages: int = 0
     batches: int = 0
     published: int = 0
-    errors: list[str] = field(default_factory=list)
+    errors: deque[str] = field(default_factory=lambda: deque(maxlen=MAX_ERRORS_KEPT))
 
 
 class StreamWorker:
@@ -78,18 +83,27 @@ class StreamWorker:
         poll_timeout_s: float = 0.5,
         on_message: Callable[[str, dict[str, Any]], None] | None = None,
         max_in_flight: int = 3,
+        *,
+        window_length: int | None = None,
+        retry_deadline_s: float = 120.0,
+        max_attempts: int = 5,
+        backoff_s: tuple[float, float] = (0.5, 30.0),
     ) -> None:
         self.consumer, self.producer, self.store, self.scorer = consumer, producer, store, scorer
         self.topics, self.policy, self.cal = topics, policy, calibrated
         self.max_records, self.poll_timeout_s = max_records, poll_timeout_s
         self.on_message = on_message
         self.max_in_flight = max(1, max_in_flight)
+        self.window_length = window_length  # the model's; None accepts any length
+        self.retry_deadline_s, self.max_attempts = retry_deadline_s, max(1, max_attempts)
+        self.backoff_s = backoff_s  # (first, longest) wait between attempts
         self.stats = WorkerStats()
         self._stop = threading.Event()
         self._lag_at = 0.0
         # Polled and submitted, in poll order; the first is being finished (or retried).
         self._in_flight: deque[Batch] = deque()
         self._holding = 0  # batches polled and not yet committed
+        self._invalid_settings: set[str] = set()  # cameras already warned about
 
     def stop(self) -> None:
         self._stop.set()
@@ -101,18 +115,19 @@ class StreamWorker:
 
     def run(self) -> None:
         """Loop until stopped. A failing cycle is retried with backoff on the same batch."""
-        delay = 0.5
+        first, longest = self.backoff_s
+        delay = first
         while not self._stop.is_set():
             try:
                 self.step()
-                delay = 0.5
+                delay = first
             except Exception as err:  # retry: the batch is kept and nothing was committed
                 msg = f"{type(err).__name__}: {err}"
                 self.stats.errors.append(msg)
                 metrics.RETRIES.labels(component="worker").inc()
                 log.warning("worker cycle failed (%s); retrying in %.1f s", msg, delay)
                 self._stop.wait(delay)
-                delay = min(delay * 2, 30.0)
+                delay = min(delay * 2, longest)
         self._drain()
 
     def step(self) -> int:
@@ -129,10 +144,34 @@ class StreamWorker:
             if more is None:
                 break
             self._in_flight.append(more)
-        n = self._finish(self._in_flight[0])  # raises -> every batch is kept and retried
+        batch = self._in_flight[0]
+        try:
+            n = self._finish(batch)  # raises -> every batch is kept and retried
+        except Exception as err:
+            self._failed(batch, err)
+            raise
         self._in_flight.popleft()
         self._lag()
         return n
+
+    def _failed(self, batch: Batch, err: Exception) -> None:
+        """Count a failed attempt; past the deadline the batch's records go one by one."""
+        now = time.monotonic()
+        batch.attempts += 1
+        if batch.failing_since is None:
+            batch.failing_since = now
+        late = now - batch.failing_since >= self.retry_deadline_s
+        if not batch.exhausted and (late or batch.attempts >= self.max_attempts):
+            batch.exhausted = batch.alone = True
+            log.error(
+                "a batch of %d records still fails after %d attempts in %.0f s (%s: %s); "
+                "trying each record alone, and dead-lettering one that still fails",
+                len(batch.items),
+                batch.attempts,
+                now - batch.failing_since,
+                type(err).__name__,
+                err,
+            )
 
     def _drain(self) -> None:
         """On stop: finish what is in hand if that still works; else it is redelivered."""
@@ -151,86 +190,168 @@ class StreamWorker:
             return None
         self._holding += 1
         offsets: dict[tuple[str, int], int] = {}
-        windows, bad = [], []
+        items = []
+        now = time.time()
         for rec in records:
             key = (rec.topic, rec.partition)
             offsets[key] = max(offsets.get(key, 0), rec.offset + 1)
+            item = Item(rec)
+            # Broad on purpose: the records are polled, so an error escaping here would
+            # drop them unseen; a bug in a check dead-letters them instead (replayable).
             try:
-                windows.append(decode_window(rec.value))
-            except WireError as err:
-                bad.append((rec, str(err)))
-        batch = Batch(windows, bad, offsets)
+                window = decode_window(rec.value)
+            except Exception as err:  # WireError; decode_window raises nothing else
+                item.failure = Failure.of("decode", err)
+            else:
+                try:
+                    check_window(window, self.window_length, now)
+                    item.window = window
+                except Exception as err:  # ContractError
+                    item.failure = Failure.of("contract", err)
+            items.append(item)
+        batch = Batch(items, offsets)
         try:
             self._submit(batch)
         except Exception as err:  # the batch is held; _finish submits it again
             log.warning("could not submit a batch for scoring (%s); will retry", err)
         return batch
 
+    def _settings(self, camera: str) -> CameraSettings:
+        """The camera's settings; its defaults when the stored ones no longer validate
+        (written before validation existed): the camera is still watched, with the
+        artifact's threshold over the whole frame, until an operator sets or resets it."""
+        try:
+            return self.store.get_settings(camera)
+        except CorruptStateError as err:
+            metrics.INVALID_SETTINGS.labels(camera=camera).inc()
+            if camera not in self._invalid_settings:
+                self._invalid_settings.add(camera)
+                log.warning("camera %s: using default settings: %s", camera, err)
+            return CameraSettings()
+
+    def _request(self, batch: Batch, w: WireWindow) -> ScoreRequest:
+        s = batch.settings[w.camera]
+        heatmap = self.policy.alerts.heatmaps
+        return ScoreRequest(w.camera, w.seq, w.frames, w.context, s.roi, s.exclude, heatmap)
+
     def _submit(self, batch: Batch) -> None:
         """Read each camera's settings once per batch (an operator's change applies from
         the next batch on) and hand the windows to the model."""
-        if not batch.windows:
+        todo = batch.to_score()
+        if not todo:
             return
-        cameras = dict.fromkeys(w.camera for w in batch.windows)
-        batch.settings = {c: self.store.get_settings(c) for c in cameras}
-        requests = []
-        for w in batch.windows:
-            s = batch.settings[w.camera]
-            requests.append(
-                ScoreRequest(
-                    w.camera,
-                    w.seq,
-                    w.frames,
-                    w.context,
-                    s.roi,
-                    s.exclude,
-                    heatmap=self.policy.alerts.heatmaps,
-                )
-            )
+        for camera in dict.fromkeys(i.window.camera for i in todo if i.window):
+            if camera not in batch.settings:
+                batch.settings[camera] = self._settings(camera)
+        requests = [self._request(batch, i.window) for i in todo if i.window]
         batch.submitted_at = time.perf_counter()
         batch.pending = self.scorer.submit(requests)
+        batch.requested = todo
+
+    def _score(self, batch: Batch) -> None:
+        """Scores for every window still to score: one call for the batch, or, once that
+        failed for a reason of its own, one call per window, so a window the model cannot
+        take is dead-lettered (``scoring``) and not the whole batch with it."""
+        if not batch.alone and batch.to_score():
+            try:
+                if batch.pending is None:
+                    self._submit(batch)  # the local scorer scores (and raises) right here
+                assert batch.pending is not None
+                results = batch.pending.result()
+                if len(results) != len(batch.requested):
+                    raise ValueError(f"{len(results)} results for {len(batch.requested)} requests")
+            except Exception as err:
+                batch.pending = None  # submitted again on the retry
+                if is_transient(err):
+                    raise
+                log.warning("a batch scoring call failed (%s); scoring its windows alone", err)
+                batch.alone = True
+            else:
+                metrics.INFERENCE_LATENCY.observe(time.perf_counter() - batch.submitted_at)
+                for item, result in zip(batch.requested, results, strict=True):
+                    self._scored(item, result)
+        for item in batch.to_score() if batch.alone else []:
+            assert item.window is not None
+            try:
+                if item.window.camera not in batch.settings:
+                    batch.settings[item.window.camera] = self._settings(item.window.camera)
+                (result,) = self.scorer.submit([self._request(batch, item.window)]).result()
+            except Exception as err:
+                item.failure = failure_while_scoring(err, batch.exhausted)
+                if item.failure is None:
+                    raise
+                continue
+            self._scored(item, result)
+
+    def _scored(self, item: Item, result: ScoreResult) -> None:
+        """Keep a window's result, or dead-letter the window (``scoring``) when the model
+        says it failed for that one request, or answered for another shape or window."""
+        w = item.window
+        assert w is not None
+        if result.error is not None:
+            item.failure = Failure("scoring", result.error[:MAX_ERROR_CHARS], "ScoreResult.error")
+        elif (result.camera, result.seq) != (w.camera, w.seq):
+            what = f"a result for {result.camera}/{result.seq} in the place of {w.camera}/{w.seq}"
+            item.failure = Failure("scoring", what, "ScoreResult")
+        elif len(result.scores) != len(w.timestamps):
+            n, t = len(result.scores), len(w.timestamps)
+            item.failure = Failure("scoring", f"{n} scores for {t} frames", "ScoreResult")
+        else:
+            item.result = result
+            metrics.WINDOWS_SCORED.labels(camera=w.camera).inc()
 
     def _finish(self, batch: Batch) -> int:
         """Scores -> state -> publish -> flush -> clear outbox -> commit. Safe to repeat:
         applying is idempotent by sequence number and outbox ids are stable."""
-        if batch.results is None and batch.windows:
-            if batch.pending is None:
-                self._submit(batch)
-            assert batch.pending is not None
-            try:
-                batch.results = batch.pending.result()
-            except Exception:
-                batch.pending = None  # submitted again on the retry
-                raise
-            metrics.INFERENCE_LATENCY.observe(time.perf_counter() - batch.submitted_at)
-            for w in batch.windows:
-                metrics.WINDOWS_SCORED.labels(camera=w.camera).inc()
+        self._score(batch)
         touched: dict[str, CameraState] = {}
-        for w, r in zip(batch.windows, batch.results or [], strict=True):
-            touched[w.camera] = self._apply(w, r, batch.settings[w.camera])
+        for item in batch.scored():
+            assert item.window is not None and item.result is not None
+            w = item.window
+            try:
+                touched[w.camera] = self._apply(w, item.result, batch.settings[w.camera])
+            except Exception as err:
+                item.failure = failure_while_applying(err, batch.exhausted)
+                if item.failure is None:
+                    raise
         for camera, state in touched.items():
             self._publish_outbox(camera, state)
         # Sent last, so a failure above does not send them twice; counted only once the
         # flush has delivered them, and not sent again if a later step is retried.
-        for rec, reason in batch.bad:
-            self._dead_letter(rec, reason)
+        bad = [i for i in batch.items if i.failure is not None and not i.dead_lettered]
+        for item in bad:
+            self._dead_letter(item.record, item.failure)  # type: ignore[arg-type]
         self.producer.flush()
-        for _, reason in batch.bad:
-            metrics.BAD_MESSAGES.labels(reason=reason.split(":")[0][:40]).inc()
+        for item in bad:
+            assert item.failure is not None
+            item.dead_lettered = True
+            metrics.BAD_MESSAGES.labels(reason=item.failure.reason).inc()
             self.stats.bad_messages += 1
-        batch.bad = []
         for camera, state in touched.items():
             self._clear_outbox(camera, state.outbox)
+        if not all(i.result is not None or i.dead_lettered for i in batch.items):
+            # Cannot happen by construction; if it ever did, committing would lose windows.
+            raise RuntimeError("a record of the batch was neither applied nor dead-lettered")
         self.consumer.commit(batch.offsets)
         self._holding -= 1
         self.stats.batches += 1
-        self.stats.windows += len(batch.windows)
-        return len(batch.windows)
+        applied = len(batch.scored())
+        self.stats.windows += applied
+        return applied
 
-    def _dead_letter(self, rec: Record, reason: str) -> None:
-        log.warning("dead-letter %s[%d]@%d: %s", rec.topic, rec.partition, rec.offset, reason)
+    def _dead_letter(self, rec: Record, failure: Failure) -> None:
+        log.warning(
+            "dead-letter %s[%d]@%d (%s): %s",
+            rec.topic,
+            rec.partition,
+            rec.offset,
+            failure.reason,
+            failure.error,
+        )
         headers = [
-            ("error", reason.encode()),
+            ("error", failure.error.encode()),
+            ("error_class", failure.error_class.encode()),
+            ("reason", failure.reason.encode()),
             ("source_topic", rec.topic.encode()),
             ("source_partition", str(rec.partition).encode()),
             ("source_offset", str(rec.offset).encode()),

@@ -7,10 +7,11 @@ camera's state atomic, so two workers racing during a rebalance cannot corrupt i
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 R = TypeVar("R")
 
@@ -18,12 +19,20 @@ Point = tuple[float, float]
 
 
 class CameraSettings(BaseModel):
-    """What an operator sets per camera (``streamproc camera set ...``)."""
+    """What an operator sets per camera (``streamproc camera set ...``).
+
+    Validated on write (the CLI) and on every read: a value the decision stage would
+    reject (a negative threshold, a two-point polygon) must fail where the operator
+    types it, not later in the worker for every window of the camera."""
 
     model_config = ConfigDict(extra="forbid")
 
-    threshold: float | None = Field(None, description="Fixed threshold; overrides calibration.")
-    threshold_k: float | None = Field(None, ge=0, description="k of mean + k std for this camera.")
+    threshold: float | None = Field(
+        None, ge=0, allow_inf_nan=False, description="Fixed threshold; overrides calibration."
+    )
+    threshold_k: float | None = Field(
+        None, ge=0, allow_inf_nan=False, description="k of mean + k std for this camera."
+    )
     roi: list[list[Point]] = Field(
         default_factory=list,
         description="Regions of interest as polygons in relative coordinates (0..1, x then y); "
@@ -32,6 +41,24 @@ class CameraSettings(BaseModel):
     exclude: list[list[Point]] = Field(
         default_factory=list, description="Polygons whose error is always ignored (e.g. a road)."
     )
+
+    @field_validator("roi", "exclude")
+    @classmethod
+    def _polygons(cls, polygons: list[list[Point]]) -> list[list[Point]]:
+        for poly in polygons:
+            problem = polygon_problem(poly)
+            if problem:
+                raise ValueError(problem)
+        return polygons
+
+
+def polygon_problem(points: list[Point]) -> str | None:
+    """Why ``points`` is not a usable region (None if it is): the one rule for polygons."""
+    if len(points) < 3:
+        return f"a polygon needs at least 3 points, got {len(points)}"
+    if not all(math.isfinite(v) and 0 <= v <= 1 for pt in points for v in pt):
+        return "a polygon needs coordinates in 0..1 (relative, x then y)"
+    return None
 
 
 class RunningStats(BaseModel):

@@ -32,11 +32,18 @@ import cv2
 import numpy as np
 
 from streamproc.errors import StreamprocError
+from streamproc.ids import CAMERA_ID_RULE, is_camera_id
+from streamproc.transport.jpeg_header import jpeg_size
 
 MAGIC = b"SPW"
 VERSION = 1
 MAX_HEADER = 64 * 1024
 MAX_FRAMES = 256
+MAX_SIDE = 4096  # frame height and width
+MAX_WINDOW_BYTES = 256 * 2**20  # decoded pixels of one window, context included
+MAX_SEQ = 2**53 - 1  # sequence numbers stay exact as JSON numbers in any language
+MAX_TIME = 2.0**40  # unix seconds: year 36812; rejects inf, and huge ints before float()
+MAX_STREAM_ID = 256
 
 
 class WireError(StreamprocError):
@@ -97,8 +104,25 @@ def _field(header: dict[str, Any], key: str, kind: type | tuple[type, ...]) -> A
     return value
 
 
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def decode_window(data: bytes) -> WireWindow:
-    """Parse and validate one message; any problem raises WireError saying what it is."""
+    """Parse and validate one message; any problem raises WireError saying what it is.
+
+    The checks below name every problem they know; the last resort turns anything they
+    missed into a WireError too, so a malformed message is always dead-lettered on its
+    own and never fails the batch it came in."""
+    try:
+        return _decode(data)
+    except WireError:
+        raise
+    except Exception as err:  # the contract: only WireError escapes
+        raise WireError(f"malformed frame window ({type(err).__name__}: {err})") from None
+
+
+def _decode(data: bytes) -> WireWindow:
     if len(data) < 8 or data[:3] != MAGIC:
         raise WireError("not a streamproc frame window (bad magic bytes)")
     if data[3] != VERSION:
@@ -108,8 +132,8 @@ def decode_window(data: bytes) -> WireWindow:
         raise WireError(f"header length {hlen} does not fit the {len(data)}-byte message")
     try:
         header = json.loads(data[8 : 8 + hlen])
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise WireError(f"header is not valid JSON: {err}") from None
+    except (ValueError, RecursionError) as err:  # also bad UTF-8 and 5,000-digit numbers
+        raise WireError(f"header is not valid JSON: {str(err)[:200]}") from None
     if not isinstance(header, dict):
         raise WireError("header is not a JSON object")
     camera = _field(header, "camera", str)
@@ -119,18 +143,22 @@ def decode_window(data: bytes) -> WireWindow:
     shape = _field(header, "shape", list)
     encoding = _field(header, "encoding", str)
     if header.get("dtype", "uint8") != "uint8":
-        raise WireError(f"dtype {header.get('dtype')!r} is not supported; expected 'uint8'")
-    if not camera or seq < 0:
-        raise WireError("camera must be non-empty and seq >= 0")
-    if (
-        len(shape) not in (3, 4)
-        or not all(isinstance(s, int) and s > 0 for s in shape)
-        or (len(shape) == 4 and shape[3] != 3)
-    ):
-        raise WireError(f"shape must be [N, H, W] or [N, H, W, 3], got {shape}")
+        dtype = str(header.get("dtype"))[:40]
+        raise WireError(f"dtype {dtype!r} is not supported; expected 'uint8'")
+    if not is_camera_id(camera):
+        raise WireError(f"camera id {camera[:80]!r} is not valid: expected {CAMERA_ID_RULE}")
+    if not 0 <= seq <= MAX_SEQ:
+        raise WireError(f"seq must be in 0..2**53-1, got {seq}")
+    _check_shape(shape)
     n = shape[0]
-    if n > MAX_FRAMES or n - int(context) < 1 or len(stamps) != n - int(context):
+    if n - int(context) < 1 or len(stamps) != n - int(context):
         raise WireError(f"{n} frames (context={context}) do not match {len(stamps)} timestamps")
+    for t in stamps:
+        if not isinstance(t, (int, float)) or isinstance(t, bool) or not 0 <= t < MAX_TIME:
+            raise WireError(
+                f"timestamps must be finite unix seconds >= 0, got {str(t)[:40]!r} "
+                f"({type(t).__name__})"
+            )
     payload = data[8 + hlen :]
     if encoding == "raw":
         expected = int(np.prod(shape))
@@ -140,24 +168,53 @@ def decode_window(data: bytes) -> WireWindow:
     elif encoding == "jpeg":
         frames = _decode_jpegs(payload, _field(header, "sizes", list), shape)
     else:
-        raise WireError(f"encoding {encoding!r} is not supported; expected 'raw' or 'jpeg'")
+        raise WireError(f"encoding {encoding[:40]!r} is not supported; expected 'raw' or 'jpeg'")
     times = tuple(float(t) for t in stamps)
     stream = header.get("stream", "")
-    if not isinstance(stream, str):
-        raise WireError(f"header field 'stream': expected str, got {type(stream).__name__}")
+    if not isinstance(stream, str) or len(stream) > MAX_STREAM_ID:
+        raise WireError(f"header field 'stream': expected a str of <= {MAX_STREAM_ID} characters")
     if context:
         return WireWindow(camera, seq, frames[1:], times, frames[0], stream)
     return WireWindow(camera, seq, frames, times, None, stream)
 
 
+def _check_shape(shape: list[Any]) -> None:
+    """Bound the window before anything is allocated for it."""
+    if (
+        len(shape) not in (3, 4)
+        or not all(_is_int(s) and s > 0 for s in shape)
+        or (len(shape) == 4 and shape[3] != 3)
+    ):
+        raise WireError(f"shape must be [N, H, W] or [N, H, W, 3], got {str(shape)[:80]}")
+    n, h, w = shape[:3]
+    if n > MAX_FRAMES or h > MAX_SIDE or w > MAX_SIDE:
+        raise WireError(
+            f"shape {shape} is too large: at most {MAX_FRAMES} frames of {MAX_SIDE}x{MAX_SIDE}"
+        )
+    if n * h * w * (3 if len(shape) == 4 else 1) > MAX_WINDOW_BYTES:
+        raise WireError(f"shape {shape} needs more than {MAX_WINDOW_BYTES >> 20} MiB of pixels")
+
+
 def _decode_jpegs(payload: bytes, sizes: list[Any], shape: list[int]) -> np.ndarray:
-    if len(sizes) != shape[0] or sum(sizes) != len(payload):
+    if (
+        len(sizes) != shape[0]
+        or not all(_is_int(s) and s > 0 for s in sizes)
+        or sum(sizes) != len(payload)
+    ):
         raise WireError("jpeg sizes do not add up to the payload")
     out, pos = [], 0
     flag = cv2.IMREAD_COLOR if len(shape) == 4 else cv2.IMREAD_GRAYSCALE
     for size in sizes:
-        img = cv2.imdecode(np.frombuffer(payload[pos : pos + size], np.uint8), flag)
+        blob = payload[pos : pos + size]
         pos += size
+        # The image's own header must agree before decoding: the declared shape is bounded,
+        # the JPEG's size is not (a small file can decode to hundreds of MB).
+        if jpeg_size(blob) != (shape[1], shape[2]):
+            raise WireError(f"a JPEG frame's header does not declare {shape[1:]}")
+        try:
+            img = cv2.imdecode(np.frombuffer(blob, np.uint8), flag)
+        except cv2.error:
+            img = None
         if img is None or list(img.shape) != shape[1:]:
             raise WireError(f"a JPEG frame does not decode to {shape[1:]}")
         out.append(img)

@@ -1,4 +1,5 @@
 import json
+import sqlite3
 from pathlib import Path
 
 import yaml
@@ -77,3 +78,29 @@ def test_run_embedded_with_a_model(tmp_path: Path, tiny_artifact: Path) -> None:
     )
     assert res.exit_code == 0, res.output
     assert "starting: 1 camera(s) (syn)" in res.output and "windows scored" in res.output
+
+
+def test_camera_set_refuses_a_threshold_the_worker_cannot_use(tmp_path: Path) -> None:
+    """At 03ea956 `--threshold -1` was stored (exit 0) and every later window of the
+    camera failed in the decider, retried forever."""
+    cfg = str(state_config(tmp_path))
+    for value in ("-1", "nan", "inf"):
+        res = runner.invoke(app, ["camera", "set", "gate-1", "--threshold", value, "--config", cfg])
+        assert res.exit_code == 2, res.output
+        assert "threshold" in res.output and "--clear-threshold" in res.output
+        assert "nothing was changed" in res.output and "Traceback" not in res.output
+    shown = json.loads(runner.invoke(app, ["camera", "show", "gate-1", "--config", cfg]).output)
+    assert shown["settings"]["threshold"] is None
+    bad_id = runner.invoke(app, ["camera", "set", "gate:1", "--threshold", "1", "--config", cfg])
+    assert bad_id.exit_code == 2 and "camera id 'gate:1' is not valid" in bad_id.output
+
+
+def test_camera_set_replaces_settings_stored_before_validation(tmp_path: Path) -> None:
+    cfg = str(state_config(tmp_path))
+    assert runner.invoke(app, ["camera", "set", "gate-1", "--config", cfg]).exit_code == 0
+    with sqlite3.connect(tmp_path / "s.db") as conn:
+        conn.execute("UPDATE settings SET json = ? WHERE camera = 'gate-1'", ('{"threshold": -1}',))
+    res = runner.invoke(app, ["camera", "set", "gate-1", "--threshold", "2", "--config", cfg])
+    assert res.exit_code == 0 and "replacing them" in res.output, res.output
+    shown = json.loads(runner.invoke(app, ["camera", "show", "gate-1", "--config", cfg]).output)
+    assert shown["settings"]["threshold"] == 2
