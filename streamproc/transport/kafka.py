@@ -35,6 +35,7 @@ from streamproc.config.transport import (
 )
 from streamproc.transport.base import Record, TopicSpec
 from streamproc.transport.errors import TransportError
+from streamproc.transport.kafka_compat import keep_joined
 
 log = logging.getLogger(__name__)
 
@@ -313,7 +314,7 @@ class KafkaTransportConsumer:
 
     def poll(self, max_records: int, timeout_s: float) -> list[Record]:
         self._check_open()
-        _keep_joined(self._client)
+        keep_joined(self._client)
         try:
             batches = self._client.poll(timeout_ms=int(timeout_s * 1000), max_records=max_records)
         except kerr.KafkaError as err:
@@ -384,27 +385,6 @@ class KafkaTransportConsumer:
     def _check_open(self) -> None:
         if self._closed:
             raise TransportError(f"consumer of group {self._group!r} is closed")
-
-
-def _keep_joined(client: kafka.KafkaConsumer) -> None:
-    """Work around a kafka-python 3.0.x bug that stalls a member for good.
-
-    When a poll's timeout runs out while a JoinGroup/SyncGroup round trip is in flight,
-    kafka-python leaves the round trip running and marks the member stable only when a
-    later poll awaits it. A rejoin that was triggered by a metadata change (the usual
-    one right after a consumer starts) stops being "needed" as soon as the leader has
-    computed the assignment, so later polls never await it: the member stays
-    "rebalancing" with heartbeats off, every commit fails, the broker drops it after
-    session_timeout_ms and its partitions are never reassigned to it. Short polls (the
-    worker's prefetch) hit this in about half of the pipeline benchmark runs. Asking for
-    a rejoin when the member is neither stable nor about to rejoin makes the next poll
-    finish (or redo) the join; during a healthy join it only makes that poll await the
-    round trip in flight."""
-    coordinator = getattr(client, "_coordinator", None)
-    if coordinator is None or not hasattr(coordinator, "request_rejoin"):
-        return  # another kafka-python: nothing to mend
-    if coordinator.generation_if_stable() is None and not coordinator.need_rejoin():
-        coordinator.request_rejoin()
 
 
 def _record(m: Any) -> Record:
