@@ -13,6 +13,7 @@ from streamproc.config.cameras import CameraDefaults
 from streamproc.errors import ConfigError
 from streamproc.evaluation.ablation import ablation_table, scoring_ablation
 from streamproc.evaluation.benchmark import run_benchmark
+from streamproc.evaluation.flow_bench import flow_rows, flow_table
 from streamproc.evaluation.pipeline_bench import run_pipeline_bench
 from streamproc.model.artifact import load_artifact
 from streamproc.model.registry import MODELS, get_entry
@@ -125,6 +126,23 @@ def parse_size(text: str) -> tuple[int, int]:
         reason = err.errors()[0]["msg"].removeprefix("Value error, ")
         raise ConfigError(f"--camera-resize {text!r}: {reason}") from None
     return size
+
+
+@app.command("flow")
+@friendly_errors
+def flow(
+    data: list[Path] = typer.Option(..., "--data", help="Labelled dataset (repeatable)."),
+    out: Path | None = typer.Option(None, "--out", help="Also write the table here."),
+) -> None:
+    """Optical-flow algorithms for the motion channel: AUC of the flow-speed score and CPU
+    ms per frame on each scene."""
+    for d in data:
+        open_split(d, "test", require_labels=True)
+    table = flow_table(flow_rows(data))
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(table)
+    typer.echo(table)
 
 
 @app.command("scoring")

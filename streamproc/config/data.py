@@ -29,6 +29,11 @@ class PreprocessConfig(StrictModel):
         gt=0,
         description="Multiplier on the motion channel so small motions use the [0,1] range.",
     )
+    flow_method: Literal["farneback", "dis"] = Field(
+        "farneback",
+        description="'flow': the optical-flow algorithm; 'dis' = OpenCV's DIS (fast preset), "
+        "'farneback' = Farneback. BENCHMARKS.md compares them (AUC and CPU ms per frame).",
+    )
     flow_scale: float = Field(
         2.0,
         ge=1,

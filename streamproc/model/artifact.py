@@ -137,11 +137,19 @@ ADDED_LATER: dict[tuple[str, str], Any] = {
     ("model", "predict_motion"): False,
     ("scoring", "fusion"): "none",
 }
+# Settings nested one level deeper, added later: (section, subsection, key) -> old value.
+ADDED_LATER_NESTED: dict[tuple[str, str, str], Any] = {
+    ("data", "preprocess", "flow_method"): "farneback",
+}
 
 
 def _with_old_behaviour(raw: dict[str, Any]) -> dict[str, Any]:
     for (section, key), value in ADDED_LATER.items():
         part = raw.get(section)
+        if isinstance(part, dict) and key not in part:
+            part[key] = value
+    for (section, sub, key), value in ADDED_LATER_NESTED.items():
+        part = raw.get(section, {}).get(sub) if isinstance(raw.get(section), dict) else None
         if isinstance(part, dict) and key not in part:
             part[key] = value
     return raw

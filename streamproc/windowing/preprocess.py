@@ -32,6 +32,7 @@ class FramePreprocessor:
     def __init__(self, cfg: PreprocessConfig) -> None:
         self.cfg = cfg
         self._prev: np.ndarray | None = None  # previous gray frame at the motion resolution
+        self._dis: Any = None  # cv2.DISOpticalFlow, made on first use (not picklable)
 
     def reset(self) -> None:
         self._prev = None
@@ -62,6 +63,14 @@ class FramePreprocessor:
         self._prev = source
         return np.concatenate([appearance, motion[None]], axis=0)  # (C + 1, H, W)
 
+    def _flow(self, prev: np.ndarray, current: np.ndarray) -> np.ndarray:
+        if self.cfg.flow_method == "dis":
+            if self._dis is None:
+                self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)  # type: ignore[attr-defined]
+            return self._dis.calc(prev, current, None)
+        args: Any = (prev, current, None, *FARNEBACK)
+        return cv2.calcOpticalFlowFarneback(*args)
+
     def _motion(self, current: np.ndarray) -> np.ndarray:
         cfg, prev = self.cfg, self._prev
         if prev is None:
@@ -69,8 +78,7 @@ class FramePreprocessor:
         if cfg.motion == "diff":
             m = np.abs(current.astype(np.float32) - prev.astype(np.float32)) / 255.0
         else:
-            args: Any = (prev, current, None, *FARNEBACK)
-            flow = cv2.calcOpticalFlowFarneback(*args)  # (H*s, W*s, 2) pixels per frame
+            flow = self._flow(prev, current)  # (H*s, W*s, 2) pixels per frame
             speed = np.linalg.norm(flow, axis=2) / cfg.flow_scale
             if speed.shape != (cfg.height, cfg.width):
                 speed = cv2.resize(speed, (cfg.width, cfg.height), interpolation=cv2.INTER_AREA)
