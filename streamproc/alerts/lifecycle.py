@@ -99,12 +99,12 @@ def apply_scores(
         decider = Decider(thr, p.smoothing, st.decider)
         d = decider.update(raw)
         st.decider = decider.snapshot()
-        # Every frame counts, winsorised at the threshold in force: an incident moves the
-        # camera's normal level by at most k std per frame (weighted by the half-life),
-        # so a real anomaly is not learned as normal within its lifetime, while a
-        # permanent change of the scene (a camera knocked, a new road) is absorbed
-        # instead of holding one incident open forever.
-        st.stats.update(min(raw, thr), p.threshold.halflife_frames)
+        # Every frame counts, capped at the threshold in force (see RunningStats.update):
+        # an incident lifts the camera's normal level by at most alpha * k std a frame,
+        # so a real anomaly is not learned as normal within its lifetime, while a lasting
+        # change of the scene (a camera knocked, a new road) is absorbed instead of
+        # holding one incident open for good.
+        st.stats.update(raw, p.threshold.halflife_frames, cap=thr)
         a = st.alert
         if d.active and a is None:
             a = st.alert = OpenAlert(

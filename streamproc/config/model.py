@@ -31,6 +31,18 @@ class ModelConfig(StrictModel):
         False, description="attention-ae: variational bottleneck (enables the KL term)."
     )
     dropout: float = Field(0.1, ge=0, lt=1, description="Dropout inside the attention block.")
+    predict_frames: int = Field(
+        0,
+        ge=0,
+        le=32,
+        description=(
+            "attention-ae: hide this many frames at the end of each window from the encoder, "
+            "so the decoder must predict them from the frames before (future-frame "
+            "prediction through the attention bottleneck). With window.stride equal to it, "
+            "the streaming protocol scores every frame (after the first window) by its "
+            "prediction. 0 = reconstruct the whole window."
+        ),
+    )
     predict_motion: bool = Field(
         True,
         description=(

@@ -136,6 +136,7 @@ ADDED_LATER: dict[tuple[str, str], Any] = {
     ("scoring", "residual"): "squared",
     ("model", "predict_motion"): False,
     ("scoring", "fusion"): "none",
+    ("model", "predict_frames"): 0,
 }
 # Settings nested one level deeper, added later: (section, subsection, key) -> old value.
 ADDED_LATER_NESTED: dict[tuple[str, str, str], Any] = {

@@ -30,6 +30,7 @@ class AttentionAEConfig:
     multiscale: bool = False
     variational: bool = False
     predict_motion: bool = False  # hide the motion channels from the encoder
+    predict_frames: int = 0  # hide the last frames of the window from the encoder
     appearance_channels: int = 1
 
 
@@ -61,6 +62,11 @@ class AttentionAE(AnomalyModel):
             # fast bicycle among walkers) leaves a residual.
             a = self.cfg.appearance_channels
             x = torch.cat([x[:, :a], torch.zeros_like(x[:, a:])], 1)
+        if self.cfg.predict_frames:
+            # Future-frame prediction: the last frames are hidden, so what the decoder
+            # writes there is a prediction from the frames before them.
+            keep = t - min(self.cfg.predict_frames, t - 1)
+            x = torch.cat([x[:, :, :keep], torch.zeros_like(x[:, :, keep:])], 2)
         frames = x.permute(0, 2, 1, 3, 4).reshape(bsz * t, c, h, w)
         f = self.encoder(frames)  # (B*T, 2b, h/8, w/8)
         gh, gw = f.shape[-2:]

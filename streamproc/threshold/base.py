@@ -70,12 +70,19 @@ class RunningStats(BaseModel):
     mean: float = 0.0
     var: float = 0.0
 
-    def update(self, x: float, halflife: float) -> None:
+    def update(self, x: float, halflife: float, cap: float | None = None) -> None:
+        """Take one score. Above ``cap`` (the threshold in force) it moves the mean as
+        ``cap`` would and leaves the variance alone, so an incident lifts the normal level
+        by at most the threshold's distance a frame (times alpha) and cannot inflate the
+        spread; a lasting change of level is still followed."""
         alpha = max(1.0 / (self.count + 1), 1 - 0.5 ** (1 / halflife))
+        self.count += 1
+        if cap is not None and x > cap:
+            self.mean += alpha * (cap - self.mean)
+            return
         delta = x - self.mean
         self.mean += alpha * delta
         self.var = (1 - alpha) * (self.var + alpha * delta * delta)
-        self.count += 1
 
 
 class OpenAlert(BaseModel):
