@@ -37,6 +37,13 @@ BAD_MESSAGES = Counter(
     ["reason"],
     registry=REGISTRY,
 )
+WINDOWS_SKIPPED = Counter(
+    "streamproc_windows_skipped_total",
+    "Windows not applied, by reason: retired-stream (a late window of a camera's capture "
+    "session that a newer one replaced).",
+    ["reason"],
+    registry=REGISTRY,
+)
 INVALID_SETTINGS = Counter(
     "streamproc_invalid_settings_total",
     "Batches that used a camera's default settings because its stored ones do not validate.",
