@@ -109,6 +109,7 @@ class StreamWorker:
         self._invalid_settings: set[str] = set()  # cameras already warned about
         self._swept_at = time.monotonic()  # the first sweep waits a period (state warms up)
         self.progress_at = time.monotonic()  # last commit, or last poll with nothing to do
+        self._idle = False  # the last poll found nothing and nothing is in hand
 
     def stop(self) -> None:
         self._stop.set()
@@ -119,7 +120,10 @@ class StreamWorker:
         return self._holding > 0
 
     def progress_age(self) -> float:
-        """Seconds since this worker last committed a batch or found nothing to consume."""
+        """Seconds since this worker last committed a batch; 0 while it is idle with
+        nothing to consume (``/healthz`` and the progress-age gauge)."""
+        if self._idle and not self.holding:
+            return 0.0
         return max(0.0, time.monotonic() - self.progress_at)
 
     def run(self) -> None:
@@ -144,6 +148,7 @@ class StreamWorker:
         the batches in flight while it is scored); returns the windows processed."""
         if not self._in_flight:
             first = self._take(self.poll_timeout_s)
+            self._idle = first is None
             if first is None:
                 self.progress_at = time.monotonic()  # idle, nothing waits: not stuck
                 self._lag()  # an idle worker keeps the gauge fresh (it falls to 0)
