@@ -33,8 +33,21 @@ FRAMES_DROPPED = Counter(
 )
 WINDOWS_SENT = Counter(
     "streamproc_windows_sent_total",
-    "Frame windows produced to the frames topic.",
+    "Frame windows delivered to the frames topic (acknowledged by the broker).",
     ["camera"],
+    registry=REGISTRY,
+)
+WINDOWS_DELIVERY_FAILED = Counter(
+    "streamproc_windows_delivery_failed_total",
+    "Frame windows the frames topic did not acknowledge (after the producer's retries).",
+    ["camera"],
+    registry=REGISTRY,
+)
+TRANSPORT_DROPPED = Counter(
+    "streamproc_transport_dropped_total",
+    "Messages the embedded (memory) transport dropped unread by a consumer group because "
+    "its partition was full (transport.max_messages_per_partition).",
+    ["topic"],
     registry=REGISTRY,
 )
 WINDOWS_SCORED = Counter(

@@ -58,7 +58,7 @@ def make_scorer(cfg: StreamprocConfig, artifact: Path) -> ScorerClient:
         launch(cfg.serving, artifact)
     else:
         ensure_ray(cfg.serving.ray_address)
-    return ServeScorer(cfg.serving.app_name)
+    return ServeScorer(cfg.serving.app_name, cfg.serving.request_timeout_s)
 
 
 @dataclass

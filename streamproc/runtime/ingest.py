@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 from streamproc.config.cameras import CameraConfig
 from streamproc.errors import ConfigError
-from streamproc.metrics import WINDOWS_SENT
+from streamproc.metrics import WINDOWS_DELIVERY_FAILED, WINDOWS_SENT
 from streamproc.sources.camera import CameraSource, Clock, Frame, open_camera
 from streamproc.sources.runner import CameraRunner, CameraStatus
 from streamproc.transport.base import Producer
@@ -164,8 +164,21 @@ class Ingest:
         if any(label is not None for label in labels):
             headers.append(("labels", json.dumps(labels).encode()))
         with self._send_lock:
-            self.producer.send(self.frames_topic, value, key=camera_id.encode(), headers=headers)
-        WINDOWS_SENT.labels(camera=camera_id).inc()
+            self.producer.send(
+                self.frames_topic,
+                value,
+                key=camera_id.encode(),
+                headers=headers,
+                on_delivery=lambda err: self._delivered(camera_id, err),
+            )
+
+    def _delivered(self, camera_id: str, err: BaseException | None) -> None:
+        """A window is counted as sent only once the broker acknowledged it."""
+        if err is None:
+            WINDOWS_SENT.labels(camera=camera_id).inc()
+            return
+        WINDOWS_DELIVERY_FAILED.labels(camera=camera_id).inc()
+        log.warning("camera %s: a window was not delivered: %s", camera_id, err)
 
     def _encode(self, pipe: _CameraPipe, wire: WireWindow) -> bytes | None:
         limit = self.max_message_bytes

@@ -33,7 +33,7 @@ from streamproc.config.transport import (
     kafka_consumer_kwargs,
     kafka_producer_kwargs,
 )
-from streamproc.transport.base import Record, TopicSpec
+from streamproc.transport.base import OnDelivery, Record, TopicSpec
 from streamproc.transport.errors import TransportError
 
 log = logging.getLogger(__name__)
@@ -241,6 +241,7 @@ class KafkaTransportProducer:
         value: bytes,
         key: bytes | None = None,
         headers: list[tuple[str, bytes]] | None = None,
+        on_delivery: OnDelivery | None = None,
     ) -> None:
         if self._closed:
             raise TransportError("send() on a closed producer")
@@ -261,6 +262,9 @@ class KafkaTransportProducer:
         except kerr.KafkaError as err:
             raise TransportError(f"send to {topic!r} failed: {err}") from err
         future.add_errback(self._on_failure, topic)
+        if on_delivery is not None:
+            future.add_callback(lambda _metadata: on_delivery(None))
+            future.add_errback(on_delivery)
 
     def _on_failure(self, topic: str, exc: BaseException) -> None:
         with self._lock:
