@@ -20,6 +20,7 @@ class TopicSpec:
     partitions: int = 1
     replication: int = 1
     retention_ms: int | None = None  # None = broker default
+    min_insync_replicas: int | None = None  # None = broker default
 
 
 @dataclass(frozen=True)

@@ -206,6 +206,10 @@ class KafkaTransport:
 
 def _new_topic(spec: TopicSpec) -> dict[str, Any]:
     configs = {} if spec.retention_ms is None else {"retention.ms": str(spec.retention_ms)}
+    if spec.min_insync_replicas is not None:
+        # With acks=all, a write is acknowledged once this many replicas have it: with
+        # replication 3 and 2 here, losing one broker loses no acknowledged window or alert.
+        configs["min.insync.replicas"] = str(spec.min_insync_replicas)
     return {
         "num_partitions": spec.partitions,
         "replication_factor": spec.replication,
