@@ -1,11 +1,24 @@
 """Prometheus metrics of every stage, labelled by camera where that makes sense.
 
-One registry per process; ``serve_metrics(port)`` exposes it on /metrics.
+One registry per process; ``serve_metrics(port)`` exposes it on /metrics, with the
+process's ``/healthz`` (liveness) and ``/readyz`` (readiness) from ``streamproc.health``.
 """
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+from streamproc.health import HEALTH, Health
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -20,8 +33,21 @@ FRAMES_DROPPED = Counter(
 )
 WINDOWS_SENT = Counter(
     "streamproc_windows_sent_total",
-    "Frame windows produced to the frames topic.",
+    "Frame windows delivered to the frames topic (acknowledged by the broker).",
     ["camera"],
+    registry=REGISTRY,
+)
+WINDOWS_DELIVERY_FAILED = Counter(
+    "streamproc_windows_delivery_failed_total",
+    "Frame windows the frames topic did not acknowledge (after the producer's retries).",
+    ["camera"],
+    registry=REGISTRY,
+)
+TRANSPORT_DROPPED = Counter(
+    "streamproc_transport_dropped_total",
+    "Messages the embedded (memory) transport dropped unread by a consumer group because "
+    "its partition was full (transport.max_messages_per_partition).",
+    ["topic"],
     registry=REGISTRY,
 )
 WINDOWS_SCORED = Counter(
@@ -34,6 +60,13 @@ BAD_MESSAGES = Counter(
     "streamproc_bad_messages_total",
     "Messages routed to the dead-letter topic, by reason (a fixed set: decode, contract, "
     "scoring, decision, state, retries-exhausted).",
+    ["reason"],
+    registry=REGISTRY,
+)
+WINDOWS_SKIPPED = Counter(
+    "streamproc_windows_skipped_total",
+    "Windows not applied, by reason: retired-stream (a late window of a camera's capture "
+    "session that a newer one replaced).",
     ["reason"],
     registry=REGISTRY,
 )
@@ -88,6 +121,43 @@ RETRIES = Counter(
 )
 
 
-def serve_metrics(port: int, addr: str = "0.0.0.0") -> None:
-    """Expose /metrics on ``addr:port`` from a background thread."""
-    start_http_server(port, addr=addr, registry=REGISTRY)
+LAST_PROGRESS_AGE = Gauge(
+    "streamproc_worker_last_progress_age_seconds",
+    "Seconds since a worker of this process last committed a batch; 0 while idle with "
+    "nothing to consume. The oldest worker's, when there are several.",
+    registry=REGISTRY,
+)
+LAST_PROGRESS_AGE.set_function(HEALTH.progress_age)
+
+
+def _handler(health: Health) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            path = self.path.split("?", 1)[0]
+            if path == "/metrics":
+                self._send(200, generate_latest(REGISTRY), CONTENT_TYPE_LATEST)
+            elif path in ("/healthz", "/readyz"):
+                ok, why = health.live() if path == "/healthz" else health.readiness()
+                self._send(200 if ok else 503, (why + "\n").encode(), "text/plain")
+            else:
+                self._send(404, b"not found: /metrics, /healthz, /readyz\n", "text/plain")
+
+        def _send(self, code: int, body: bytes, ctype: str) -> None:
+            self.send_response(code)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass  # probes every few seconds would flood the log
+
+    return Handler
+
+
+def serve_metrics(port: int, addr: str = "0.0.0.0", health: Health = HEALTH) -> ThreadingHTTPServer:
+    """Serve /metrics, /healthz and /readyz on ``addr:port`` from a background thread."""
+    server = ThreadingHTTPServer((addr, port), _handler(health))
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="metrics-http", daemon=True).start()
+    return server

@@ -21,6 +21,7 @@ from typing import Any
 
 from streamproc.config import StreamprocConfig
 from streamproc.config.data import WindowConfig
+from streamproc.health import HEALTH
 from streamproc.metrics import serve_metrics
 from streamproc.model.artifact import Artifact, load_artifact
 from streamproc.runtime.ingest import Ingest
@@ -57,7 +58,7 @@ def make_scorer(cfg: StreamprocConfig, artifact: Path) -> ScorerClient:
         launch(cfg.serving, artifact)
     else:
         ensure_ray(cfg.serving.ray_address)
-    return ServeScorer(cfg.serving.app_name)
+    return ServeScorer(cfg.serving.app_name, cfg.serving.request_timeout_s)
 
 
 @dataclass
@@ -90,6 +91,13 @@ class Pipeline:
                 log.warning(
                     "metrics port %d unavailable (%s); metrics disabled", cfg.metrics.port, err
                 )
+        HEALTH.stall_timeout_s = cfg.worker.stall_timeout_s
+        if n_workers and self.store is not None:
+            # /readyz: the store and the model answered (each raises a clear error if not).
+            self.store.cameras()
+            if self.scorer is not None:
+                self.scorer.version()
+        HEALTH.ready = True
         policy = policy_for(cfg, art)
         self._window = art.config.data.window  # what ingest cuts and the workers check
         for i in range(n_workers):
@@ -134,6 +142,7 @@ class Pipeline:
         self.workers.append(worker)
         self._threads.append(t)
         t.start()
+        HEALTH.watch(worker, t)
         return worker
 
     def idle(self) -> bool:
@@ -154,3 +163,4 @@ class Pipeline:
             w.producer.close()
         if self.store is not None:
             self.store.close()
+        HEALTH.forget()

@@ -9,12 +9,18 @@ messages to publish are appended to the state's outbox.
 
 from __future__ import annotations
 
-from streamproc.alerts.schema import AlertEvent, event_id
+from streamproc.alerts.schema import AlertEvent, EndReason, event_id
 from streamproc.smoothing.decision import Decider
-from streamproc.threshold.base import CameraSettings, CameraState, OpenAlert
+from streamproc.threshold.base import (
+    RETIRED_STREAMS_KEPT,
+    CameraSettings,
+    CameraState,
+    OpenAlert,
+    RunningStats,
+)
 from streamproc.threshold.policy import Calibrated, Policy, level_for, warm_start
 
-__all__ = ["Calibrated", "Policy", "apply_scores"]
+__all__ = ["Calibrated", "Policy", "apply_scores", "end_if_gone", "is_retired"]
 
 
 def _event(
@@ -27,6 +33,7 @@ def _event(
     version: str,
     end_time: float | None = None,
     heatmap: str | None = None,
+    reason: EndReason | None = None,
 ) -> dict:
     return {
         "topic": "alerts",
@@ -40,6 +47,7 @@ def _event(
             start_time=a.start_time,
             end_time=end_time,
             end_seq=a.last_active_seq if kind == "end" else None,
+            reason=reason,
             peak_score=a.peak_score,
             current_score=score,
             threshold=thr,
@@ -49,25 +57,66 @@ def _event(
     }
 
 
+def _end(st: CameraState, camera: str, reason: EndReason, cal: Calibrated) -> None:
+    """Close the open incident outside a frame's decision (its stream or camera went away):
+    the message repeats the last frame's sequence number and the calibrated threshold."""
+    a = st.alert
+    if a is None:
+        return
+    thr = cal.mean + cal.k * cal.std
+    st.outbox.append(
+        _event(
+            camera,
+            "end",
+            st.last_seq if st.last_seq >= 0 else a.last_active_seq,
+            a,
+            a.peak_score,
+            thr,
+            cal.model_version,
+            end_time=a.last_active_time,
+            reason=reason,
+        )
+    )
+    st.alert = None
+
+
 def _new_stream(st: CameraState, camera: str, stream: str, cal: Calibrated) -> None:
     """The camera's capture restarted: sequence numbers and smoothing start over, an open
-    incident is closed, the learned threshold statistics are kept."""
-    if st.alert is not None:
-        a = st.alert
-        st.outbox.append(
-            _event(
-                camera,
-                "end",
-                st.last_seq,
-                a,
-                a.peak_score,
-                cal.mean + cal.k * cal.std,
-                cal.model_version,
-                end_time=a.last_active_time,
-            )
-        )
-        st.alert = None
+    incident is closed, the old stream is retired, the learned statistics are kept."""
+    _end(st, camera, "stream-restart", cal)
+    if st.stream or st.last_seq >= 0:
+        retired = [s for s in st.retired_streams if s != st.stream] + [st.stream]
+        st.retired_streams = retired[-RETIRED_STREAMS_KEPT:]
     st.stream, st.last_seq, st.decider = stream, -1, None
+
+
+def is_retired(state: CameraState | None, stream: str) -> bool:
+    """True when a window of ``stream`` is late for this camera: its session was replaced."""
+    return state is not None and stream != state.stream and stream in state.retired_streams
+
+
+def end_if_gone(
+    state: CameraState | None, camera: str, now: float, timeout_s: float, cal: Calibrated
+) -> CameraState | None:
+    """The state with its open incident ended as ``camera-gone`` when no window was applied
+    for ``timeout_s`` (worker wall clock); None when there is nothing to end. Pure, so it
+    may run inside a store transaction and be retried; a second run finds nothing open."""
+    if state is None or state.alert is None:
+        return None
+    seen = state.seen_at or state.last_time  # a state from before seen_at existed
+    if now - seen < timeout_s:
+        return None
+    st = state.model_copy(deep=True)
+    _end(st, camera, "camera-gone", cal)
+    st.decider = None  # when the camera returns, smoothing starts afresh
+    return st
+
+
+def _rebaseline(st: CameraState, level: float, p: Policy) -> None:
+    """After a maximum-length incident: the camera's normal level restarts from the
+    current one (its spread is kept), worth ``min_samples`` frames, and smoothing restarts."""
+    st.stats = RunningStats(count=p.threshold.min_samples, mean=level, var=st.stats.var)
+    st.decider = None
 
 
 def apply_scores(
@@ -82,12 +131,17 @@ def apply_scores(
     heatmap: str | None = None,
     publish_scores: bool = True,
     stream: str = "",
+    now: float | None = None,
 ) -> CameraState:
+    """``now`` (the worker's wall clock) is recorded as ``seen_at`` for the camera-gone
+    check; a window of a retired stream changes nothing (``is_retired`` tells it apart)."""
     st = state.model_copy(deep=True) if state is not None else CameraState()
     if stream != st.stream:
-        if st.stream and timestamps and timestamps[0] < st.last_time:
-            return st  # a late window of an older capture session: nothing to apply
+        if stream in st.retired_streams:
+            return st  # a late or redelivered window of a replaced session
         _new_stream(st, camera, stream, cal)
+    if now is not None:
+        st.seen_at = now
     st.stats = warm_start(st.stats, cal, p)
     for i, raw in enumerate(scores):
         seq = first_seq + i
@@ -108,7 +162,7 @@ def apply_scores(
         a = st.alert
         if d.active and a is None:
             a = st.alert = OpenAlert(
-                event_id=event_id(camera, seq, cal.model_version),
+                event_id=event_id(camera, st.stream, seq, cal.model_version),
                 start_seq=seq,
                 start_time=ts,
                 peak_score=d.smoothed,
@@ -148,9 +202,27 @@ def apply_scores(
                         thr,
                         cal.model_version,
                         end_time=a.last_active_time,
+                        reason="quiet",
                     )
                 )
                 st.alert = None
+            if st.alert is not None and seq - a.start_seq + 1 >= p.alerts.max_incident_frames:
+                # Open this long, it is the scene, not an incident: end it and learn it.
+                st.outbox.append(
+                    _event(
+                        camera,
+                        "end",
+                        seq,
+                        a,
+                        d.smoothed,
+                        thr,
+                        cal.model_version,
+                        end_time=a.last_active_time,
+                        reason="max-duration",
+                    )
+                )
+                st.alert = None
+                _rebaseline(st, d.smoothed, p)
         if publish_scores:
             st.outbox.append(
                 {

@@ -2,8 +2,10 @@
 
 One incident of one camera is one event id; its lifecycle is a ``start`` message, zero
 or more ``update`` messages, and an ``end`` message, all with the same ``event_id``.
-The id is stable across redelivery (camera, first window sequence, model version), so
-a consumer that sees the same (event_id, kind, seq) twice can drop the copy.
+The id is stable across redelivery (camera, capture stream, first frame sequence, model
+version), so a consumer that sees the same (event_id, kind, seq) twice can drop the copy,
+and two incidents cannot share an id after an ingest restart (sequence numbers restart
+at 0 with a new stream id).
 Exported as JSON Schema by ``streamproc alerts schema``.
 """
 
@@ -14,12 +16,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: `reason` on end messages; the stream is part of event_id
+
+EndReason = Literal["quiet", "max-duration", "stream-restart", "camera-gone"]
 
 
-def event_id(camera: str, first_seq: int, model_version: str) -> str:
+def event_id(camera: str, stream: str, first_seq: int, model_version: str) -> str:
     """Deterministic id of an incident: the same inputs give the same id after a replay."""
-    raw = f"{camera}\x00{first_seq}\x00{model_version}".encode()
+    raw = f"{camera}\x00{stream}\x00{first_seq}\x00{model_version}".encode()
     return hashlib.sha256(raw).hexdigest()[:24]
 
 
@@ -30,7 +34,7 @@ class AlertEvent(BaseModel):
 
     schema_version: int = Field(SCHEMA_VERSION, description="Version of this schema.")
     event_id: str = Field(
-        description="Stable id of the incident (camera, first seq, model version)."
+        description="Stable id of the incident (camera, stream, first seq, model version)."
     )
     kind: Literal["start", "update", "end"] = Field(description="Lifecycle stage of this message.")
     seq: int = Field(ge=0, description="Frame sequence number this message was decided at.")
@@ -44,6 +48,13 @@ class AlertEvent(BaseModel):
     )
     end_seq: int | None = Field(
         None, description="Sequence number of the last anomalous frame (end only)."
+    )
+    reason: EndReason | None = Field(
+        None,
+        description="Why the incident ended (end only): 'quiet' (cooldown frames without an "
+        "active decision), 'max-duration' (alerts.max_incident_frames; the camera "
+        "re-baselines), 'stream-restart' (the camera's capture restarted), 'camera-gone' "
+        "(no window for alerts.camera_timeout_s).",
     )
     peak_score: float = Field(description="Highest smoothed score so far in the incident.")
     current_score: float = Field(description="Smoothed score at this message.")

@@ -11,6 +11,9 @@ from streamproc.cli.roles import ingest, worker
 from streamproc.cli.run import run
 from streamproc.cli.train import train
 from streamproc.model.registry import MODELS
+from streamproc.redaction import redact_logs
+
+redact_logs()  # no log line of the CLI shows a URL's password
 
 app = typer.Typer(
     help="streamproc: multi-camera video anomaly detection.",

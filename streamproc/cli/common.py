@@ -13,6 +13,7 @@ from rich.console import Console
 from streamproc.config import StreamprocConfig, apply_overrides, load_config
 from streamproc.errors import StreamprocError
 from streamproc.model.registry import get_entry
+from streamproc.redaction import redact_text
 
 console = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -26,7 +27,8 @@ def friendly_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except StreamprocError as err:
-            console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+            message = redact_text(str(err))
+            console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]

@@ -9,6 +9,7 @@ import yaml
 
 from streamproc.cli.common import console, friendly_errors
 from streamproc.config import load_config
+from streamproc.redaction import redact_tree
 
 app = typer.Typer(help="Check and print configuration.", no_args_is_help=True)
 
@@ -26,5 +27,6 @@ def validate(file: Path = typer.Argument(..., help="YAML config file.")) -> None
 def show(
     file: Path | None = typer.Argument(None, help="Config file; defaults if omitted."),
 ) -> None:
-    """Print the full effective config (defaults filled in) as YAML."""
-    typer.echo(yaml.safe_dump(load_config(file).model_dump(mode="json"), sort_keys=False))
+    """Print the full effective config (defaults filled in) as YAML, credentials masked."""
+    dump = redact_tree(load_config(file).model_dump(mode="json"))
+    typer.echo(yaml.safe_dump(dump, sort_keys=False))

@@ -17,6 +17,19 @@ class AlertsConfig(StrictModel):
     update_every_frames: int = Field(
         50, ge=1, description="Publish an 'update' message this often while an incident lasts."
     )
+    max_incident_frames: int = Field(
+        3000,
+        ge=1,
+        description="An incident still open after this many frames (3000 = 5 min at 10 fps) "
+        "ends with reason 'max-duration' and the camera re-baselines: its normal level "
+        "restarts from the current one, so a lasting change of the scene is learned.",
+    )
+    camera_timeout_s: float = Field(
+        300.0,
+        gt=0,
+        description="An open incident of a camera that sent no window for this long ends with "
+        "reason 'camera-gone' (checked by each worker every few seconds, not every poll).",
+    )
     heatmaps: bool = Field(
         True, description="Attach a small heatmap thumbnail to 'start' messages."
     )

@@ -46,6 +46,12 @@ class ServingConfig(StrictModel):
     batch_wait_timeout_s: float = Field(
         0.01, ge=0, description="@serve.batch: wait this long to fill a batch."
     )
+    request_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        description="A worker waits this long for one batch's scores; then it cancels the "
+        "request (so an overloaded replica does not score it anyway) and retries the batch.",
+    )
     max_ongoing_requests: int = Field(64, ge=1, description="Per-replica request limit.")
     deploy: bool = Field(
         True,

@@ -6,12 +6,14 @@ with the list of valid ones.
 from __future__ import annotations
 
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
 from streamproc.config.base import StrictModel
 
 WEEK_S = 7 * 24 * 3600
+REDIS_URL_FORM = "redis://host:port/db (password in state.password), rediss://... or unix:///path"
 
 
 class EmbeddedStateConfig(StrictModel):
@@ -53,6 +55,31 @@ class RedisStateConfig(StrictModel):
         None, description="Password; overrides one in the URL (keeps secrets out of the URL)."
     )
     tls: bool = Field(False, description="Connect with TLS (same as a rediss:// URL).")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, url: str) -> str:
+        """Fail at load time, naming the problem, not with a traceback when connecting."""
+        try:
+            parts = urlsplit(url)
+            port = parts.port  # raises ValueError for a port that is not a number
+        except ValueError as e:
+            raise ValueError(f"not a valid redis URL ({e}); expected {REDIS_URL_FORM}") from None
+        if parts.scheme not in ("redis", "rediss", "unix"):
+            raise ValueError(f"expected {REDIS_URL_FORM}, got the scheme {parts.scheme!r}")
+        if parts.scheme == "unix":
+            if not parts.path:
+                raise ValueError("a unix:// redis URL needs a socket path: unix:///path/redis.sock")
+            return url
+        if not parts.hostname:
+            raise ValueError(f"the redis URL names no host; expected {REDIS_URL_FORM}")
+        if port is not None and not 0 < port < 65536:
+            raise ValueError(f"the redis port must be 1-65535, got {port}")
+        db = parts.path.strip("/")
+        if db and not db.isdigit():
+            raise ValueError(f"the redis database must be a number (/0), got {db!r}")
+        return url
+
     key_prefix: str = Field(
         "streamproc",
         min_length=1,

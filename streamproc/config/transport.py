@@ -121,6 +121,14 @@ class KafkaTransportConfig(StrictModel):
     replication: int = Field(
         1, ge=1, le=32, description="Replication factor of topics that ensure_topics creates."
     )
+    min_insync_replicas: int | None = Field(
+        None,
+        ge=1,
+        le=32,
+        description="min.insync.replicas of created topics (null = the broker default): "
+        "with acks=all a write counts once this many replicas have it. Production: "
+        "replication 3 and 2 here, so one broker down loses nothing and blocks nothing.",
+    )
     retention_ms: int | None = Field(
         None, ge=1, description="retention.ms of created topics; null = the broker default."
     )
@@ -152,6 +160,11 @@ class KafkaTransportConfig(StrictModel):
             raise ValueError(
                 f"heartbeat_interval_ms ({self.heartbeat_interval_ms}) must be below "
                 f"session_timeout_ms ({self.session_timeout_ms})"
+            )
+        if self.min_insync_replicas is not None and self.min_insync_replicas > self.replication:
+            raise ValueError(
+                f"min_insync_replicas ({self.min_insync_replicas}) must not exceed replication "
+                f"({self.replication}): every write would be refused"
             )
         if self.delivery_timeout_ms < self.linger_ms + self.request_timeout_ms:
             raise ValueError(

@@ -33,6 +33,12 @@ class WorkerConfig(StrictModel):
         description="Or after this many failed attempts, whichever comes first; the backoff "
         "between attempts doubles from 0.5 s up to 30 s.",
     )
+    stall_timeout_s: float = Field(
+        300,
+        gt=0,
+        description="/healthz fails when a worker holding polled records committed nothing "
+        "for this long (or its loop died), so Kubernetes restarts a stuck worker.",
+    )
     max_message_bytes: int = Field(
         1_000_000,
         ge=10_000,
@@ -42,5 +48,8 @@ class WorkerConfig(StrictModel):
 
 class MetricsConfig(StrictModel):
     port: int | None = Field(
-        9464, ge=1, le=65535, description="Prometheus /metrics port; None disables it."
+        9464,
+        ge=1,
+        le=65535,
+        description="Port of /metrics (Prometheus), /healthz and /readyz; None disables it.",
     )

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 from streamproc.config.cameras import CameraConfig
 from streamproc.errors import ConfigError
-from streamproc.metrics import WINDOWS_SENT
+from streamproc.metrics import WINDOWS_DELIVERY_FAILED, WINDOWS_SENT
 from streamproc.sources.camera import CameraSource, Clock, Frame, open_camera
 from streamproc.sources.runner import CameraRunner, CameraStatus
 from streamproc.transport.base import Producer
@@ -35,6 +35,7 @@ from streamproc.transport.wire import WireWindow, encode_window
 from streamproc.windowing.windows import Window, Windower
 
 log = logging.getLogger(__name__)
+WARN_EVERY_S = 10.0  # at most one undelivered-window warning per camera this often
 
 CameraFactory = Callable[[CameraConfig, Clock], CameraSource]
 
@@ -85,6 +86,7 @@ class Ingest:
         self.max_message_bytes, self.jpeg_quality = max_message_bytes, jpeg_quality
         # Producers are not promised to be thread-safe; sends are short, so one lock is cheap.
         self._send_lock = threading.Lock()
+        self._failure_logged: dict[str, float] = {}  # camera -> last delivery warning
         self._pipes = {
             c.id: _CameraPipe(
                 Windower(c.id, window_length, window_stride),
@@ -164,8 +166,24 @@ class Ingest:
         if any(label is not None for label in labels):
             headers.append(("labels", json.dumps(labels).encode()))
         with self._send_lock:
-            self.producer.send(self.frames_topic, value, key=camera_id.encode(), headers=headers)
-        WINDOWS_SENT.labels(camera=camera_id).inc()
+            self.producer.send(
+                self.frames_topic,
+                value,
+                key=camera_id.encode(),
+                headers=headers,
+                on_delivery=lambda err: self._delivered(camera_id, err),
+            )
+
+    def _delivered(self, camera_id: str, err: BaseException | None) -> None:
+        """A window is counted as sent only once the broker acknowledged it."""
+        if err is None:
+            WINDOWS_SENT.labels(camera=camera_id).inc()
+            return
+        WINDOWS_DELIVERY_FAILED.labels(camera=camera_id).inc()
+        now = time.monotonic()
+        if now - self._failure_logged.get(camera_id, -WARN_EVERY_S) >= WARN_EVERY_S:
+            self._failure_logged[camera_id] = now  # an outage fails every window: log a few
+            log.warning("camera %s: a window was not delivered: %s", camera_id, err)
 
     def _encode(self, pipe: _CameraPipe, wire: WireWindow) -> bytes | None:
         limit = self.max_message_bytes

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streamproc import metrics
-from streamproc.alerts.lifecycle import apply_scores
+from streamproc.alerts.lifecycle import apply_scores, end_if_gone, is_retired
 from streamproc.config.transport import TopicsConfig
 from streamproc.runtime.batch import Batch, Item
 from streamproc.runtime.contract import check_window
@@ -58,6 +58,7 @@ log = logging.getLogger("streamproc.worker")
 LAG_EVERY_S = 1.0  # the lag gauge costs a broker round trip (end offsets) on Kafka
 PREFETCH_WAIT_S = 0.05  # longest wait for the next batch while one is being scored
 MAX_ERRORS_KEPT = 100  # of WorkerStats.errors: a long outage must not grow it forever
+SWEEP_EVERY_S = 30.0  # how often a worker looks for cameras gone with an incident open
 
 
 @dataclass
@@ -66,6 +67,8 @@ class WorkerStats:
     bad_messages: int = 0
     batches: int = 0
     published: int = 0
+    skipped: int = 0  # windows of a retired stream (late, after a capture restart)
+    gone: int = 0  # incidents ended because their camera stopped sending
     errors: deque[str] = field(default_factory=lambda: deque(maxlen=MAX_ERRORS_KEPT))
 
 
@@ -104,6 +107,9 @@ class StreamWorker:
         self._in_flight: deque[Batch] = deque()
         self._holding = 0  # batches polled and not yet committed
         self._invalid_settings: set[str] = set()  # cameras already warned about
+        self._swept_at = time.monotonic()  # the first sweep waits a period (state warms up)
+        self.progress_at = time.monotonic()  # last commit, or last poll with nothing to do
+        self._idle = False  # the last poll found nothing and nothing is in hand
 
     def stop(self) -> None:
         self._stop.set()
@@ -112,6 +118,13 @@ class StreamWorker:
     def holding(self) -> bool:
         """True while polled records are not yet committed (being scored or retried)."""
         return self._holding > 0
+
+    def progress_age(self) -> float:
+        """Seconds since this worker last committed a batch; 0 while it is idle with
+        nothing to consume (``/healthz`` and the progress-age gauge)."""
+        if self._idle and not self.holding:
+            return 0.0
+        return max(0.0, time.monotonic() - self.progress_at)
 
     def run(self) -> None:
         """Loop until stopped. A failing cycle is retried with backoff on the same batch."""
@@ -135,8 +148,11 @@ class StreamWorker:
         the batches in flight while it is scored); returns the windows processed."""
         if not self._in_flight:
             first = self._take(self.poll_timeout_s)
+            self._idle = first is None
             if first is None:
+                self.progress_at = time.monotonic()  # idle, nothing waits: not stuck
                 self._lag()  # an idle worker keeps the gauge fresh (it falls to 0)
+                self._sweep()
                 return 0
             self._in_flight.append(first)
         while len(self._in_flight) < self.max_in_flight:
@@ -152,6 +168,7 @@ class StreamWorker:
             raise
         self._in_flight.popleft()
         self._lag()
+        self._sweep()
         return n
 
     def _failed(self, batch: Batch, err: Exception) -> None:
@@ -333,6 +350,7 @@ class StreamWorker:
             # Cannot happen by construction; if it ever did, committing would lose windows.
             raise RuntimeError("a record of the batch was neither applied nor dead-lettered")
         self.consumer.commit(batch.offsets)
+        self.progress_at = time.monotonic()
         self._holding -= 1
         self.stats.batches += 1
         applied = len(batch.scored())
@@ -360,6 +378,7 @@ class StreamWorker:
 
     def _apply(self, w: WireWindow, r: ScoreResult, settings: CameraSettings) -> CameraState:
         cal = Calibrated(self.cal.mean, self.cal.std, self.cal.k, r.model_version)
+        now = time.time()
 
         def fn(state: CameraState | None) -> tuple[CameraState, CameraState]:
             new = apply_scores(
@@ -374,10 +393,59 @@ class StreamWorker:
                 r.heatmap_png_b64,
                 self.topics.publish_scores,
                 w.stream,
+                now,
             )
             return new, new
 
-        return self.store.transact(w.camera, fn)
+        state = self.store.transact(w.camera, fn)
+        if is_retired(state, w.stream):
+            # Counted here, not in fn: a store may run fn more than once.
+            self.stats.skipped += 1
+            metrics.WINDOWS_SKIPPED.labels(reason="retired-stream").inc()
+            log.info("camera %s: skipped a late window of retired stream %r", w.camera, w.stream)
+        return state
+
+    def _sweep(self) -> None:
+        """Every SWEEP_EVERY_S: end the open incident of each camera that sent nothing for
+        ``alerts.camera_timeout_s``, through the state transaction and the outbox like any
+        decision, so the ``end`` is published at least once and decided exactly once (a
+        racing worker's transaction finds the incident already closed). Failures are
+        logged and retried at the next sweep; they never stop the stream."""
+        now_m = time.monotonic()
+        if now_m - self._swept_at < SWEEP_EVERY_S:
+            return
+        self._swept_at = now_m
+        timeout_s = self.policy.alerts.camera_timeout_s
+        try:
+            for camera in self.store.cameras():
+                self.sweep_camera(camera, time.time(), timeout_s)
+        except Exception as err:
+            log.warning(
+                "camera-gone sweep failed (%s: %s); next in %.0f s",
+                type(err).__name__,
+                err,
+                SWEEP_EVERY_S,
+            )
+
+    def sweep_camera(self, camera: str, now: float, timeout_s: float) -> bool:
+        """End ``camera``'s incident if it is gone; True when this call ended it."""
+        state = self.store.get_state(camera)  # a cheap read first: most have none open
+        if end_if_gone(state, camera, now, timeout_s, self.cal) is None:
+            return False
+
+        def fn(current: CameraState | None) -> tuple[CameraState, CameraState | None]:
+            ended = end_if_gone(current, camera, now, timeout_s, self.cal)
+            return (ended, ended) if ended is not None else (current or CameraState(), None)
+
+        ended = self.store.transact(camera, fn)
+        if ended is None:
+            return False  # another worker, or a new window, got there first
+        log.info("camera %s sent nothing for %.0f s; its incident ended", camera, timeout_s)
+        self._publish_outbox(camera, ended)
+        self.producer.flush()
+        self._clear_outbox(camera, ended.outbox)
+        self.stats.gone += 1
+        return True
 
     def _publish_outbox(self, camera: str, state: CameraState) -> None:
         now = time.time()

@@ -9,9 +9,12 @@ same ``ScoringService`` in the worker process (synchronously: nothing overlaps t
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Protocol
 
 from streamproc.serving.scorer import ScoreRequest, ScoreResult, ScoringService
+
+log = logging.getLogger("streamproc.serving.client")
 
 
 class PendingScores(Protocol):
@@ -49,7 +52,20 @@ class _ServeResponse:
         self._response, self._timeout_s = response, timeout_s
 
     def result(self) -> list[ScoreResult]:
-        return list(self._response.result(timeout_s=self._timeout_s))
+        """The scores; on a timeout the request is cancelled before the error is raised,
+        so the worker's retry does not queue a second copy behind the first on an
+        overloaded replica."""
+        try:
+            return list(self._response.result(timeout_s=self._timeout_s))
+        except TimeoutError:  # Ray's GetTimeoutError is one too
+            self._cancel()
+            raise
+
+    def _cancel(self) -> None:
+        try:
+            self._response.cancel()
+        except Exception as err:  # cancelling is best effort; the timeout is what counts
+            log.debug("could not cancel a timed-out scoring request: %s", err)
 
 
 class ServeScorer:
@@ -57,7 +73,7 @@ class ServeScorer:
         from ray import serve  # imported here so the local path needs no Ray
 
         self.handle = serve.get_app_handle(app_name)
-        self.timeout_s = timeout_s
+        self.timeout_s = timeout_s  # serving.request_timeout_s
 
     def submit(self, requests: list[ScoreRequest]) -> PendingScores:
         return _ServeResponse(self.handle.score_many.remote(requests), self.timeout_s)

@@ -12,7 +12,6 @@ using ``live`` (frames arrive at their own pace) and ``Frame.pts``.
 from __future__ import annotations
 
 import math
-import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ import numpy as np
 
 from streamproc.config.cameras import CameraConfig
 from streamproc.errors import DataError, StreamprocError
+from streamproc.redaction import redact_url
 from streamproc.sources.frames import VIDEO_SUFFIXES, read_frames
 
 Clock = Callable[[], float]
@@ -68,11 +68,6 @@ class CameraSource(Protocol):
 
     def close(self) -> None:
         """Release the device or file; safe to call twice."""
-
-
-def redact(url: str) -> str:
-    """A URL with its password hidden, for logs and error messages."""
-    return re.sub(r"(://[^:/@]+:)[^@/]*@", r"\1***@", url)
 
 
 class FileCamera:
@@ -170,7 +165,7 @@ class StreamCamera:
 
     @property
     def where(self) -> str:
-        return f"device {self.target}" if isinstance(self.target, int) else redact(self.target)
+        return f"device {self.target}" if isinstance(self.target, int) else redact_url(self.target)
 
     def open(self) -> None:
         self.close()

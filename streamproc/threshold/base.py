@@ -100,14 +100,24 @@ class OpenAlert(BaseModel):
     last_active_time: float
 
 
+RETIRED_STREAMS_KEPT = 8  # a late window of an older session than these starts anew
+
+
 class CameraState(BaseModel):
-    """Everything a worker needs to continue a camera exactly where another left off."""
+    """Everything a worker needs to continue a camera exactly where another left off.
+
+    Fields added later have defaults, so a state written by an older version loads."""
 
     model_config = ConfigDict(extra="forbid")
 
     stream: str = ""  # capture session the sequence numbers belong to
+    # Sessions replaced by a newer one (oldest first, at most RETIRED_STREAMS_KEPT): their
+    # late or redelivered windows are skipped. Streams are told apart by id, never by
+    # timestamp, so neither a clock running behind nor one running ahead mutes a camera.
+    retired_streams: list[str] = Field(default_factory=list)
     last_seq: int = -1  # highest frame sequence number already applied
-    last_time: float = 0.0
+    last_time: float = 0.0  # capture time of that frame (the ingest host's clock)
+    seen_at: float = 0.0  # wall time (the worker's clock) a window was last applied
     stats: RunningStats = Field(default_factory=RunningStats)
     decider: dict[str, Any] | None = None  # smoothing.Decider snapshot
     alert: OpenAlert | None = None

@@ -31,7 +31,6 @@ import random
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis
 from pydantic import BaseModel, ValidationError
@@ -41,6 +40,7 @@ from redis.exceptions import AuthenticationError, AuthorizationError, RedisError
 from redis.retry import Retry
 
 from streamproc.config.state import RedisStateConfig
+from streamproc.redaction import redact_url
 from streamproc.threshold.base import CameraSettings, CameraState
 from streamproc.threshold.errors import CorruptStateError, StateStoreError, StateUnavailableError
 
@@ -68,22 +68,12 @@ return 0
 """
 
 
-def mask_url(url: str) -> str:
-    """The URL with any password (user-info or ``?password=``) replaced by ``***``."""
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if parts.password is not None:
-        netloc = f"{parts.username or ''}:***@{netloc.rpartition('@')[2]}"
-    query = [(k, "***" if k == "password" else v) for k, v in parse_qsl(parts.query, True)]
-    return urlunsplit(parts._replace(netloc=netloc, query=urlencode(query, safe="*")))
-
-
 class RedisStateStore:
     """``StateStore`` on a redis server; safe to share between threads (pooled connections)."""
 
     def __init__(self, cfg: RedisStateConfig) -> None:
         self._cfg = cfg
-        self.url = mask_url(cfg.url)
+        self.url = redact_url(cfg.url)
         try:
             options: dict[str, Any] = parse_url(cfg.url)
         except ValueError as e:

@@ -50,5 +50,8 @@ def topic_specs(cfg: TransportConfig, topics: TopicsConfig) -> list[TopicSpec]:
     if topics.publish_scores:
         names.append(topics.scores)
     if isinstance(cfg, KafkaTransportConfig):
-        return [TopicSpec(n, cfg.partitions, cfg.replication, cfg.retention_ms) for n in names]
+        return [
+            TopicSpec(n, cfg.partitions, cfg.replication, cfg.retention_ms, cfg.min_insync_replicas)
+            for n in names
+        ]
     return [TopicSpec(n, cfg.partitions) for n in names]

@@ -9,7 +9,7 @@ partitions, and offsets committed explicitly after results are published
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -20,6 +20,7 @@ class TopicSpec:
     partitions: int = 1
     replication: int = 1
     retention_ms: int | None = None  # None = broker default
+    min_insync_replicas: int | None = None  # None = broker default
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,9 @@ class Record:
     headers: tuple[tuple[str, bytes], ...] = field(default=())
 
 
+OnDelivery = Callable[[BaseException | None], None]
+
+
 class Producer(Protocol):
     def send(
         self,
@@ -40,8 +44,11 @@ class Producer(Protocol):
         value: bytes,
         key: bytes | None = None,
         headers: list[tuple[str, bytes]] | None = None,
+        on_delivery: OnDelivery | None = None,
     ) -> None:
-        """Queue a message; delivery is confirmed by ``flush``."""
+        """Queue a message; delivery is confirmed by ``flush``. ``on_delivery`` is called
+        once the broker acknowledged the message (None) or it failed for good (the
+        error), from whichever thread learns it."""
 
     def flush(self, timeout_s: float | None = None) -> None:
         """Block until every queued message is acknowledged (acks=all); raise on failure."""

@@ -33,7 +33,7 @@ from streamproc.config.transport import (
     kafka_consumer_kwargs,
     kafka_producer_kwargs,
 )
-from streamproc.transport.base import Record, TopicSpec
+from streamproc.transport.base import OnDelivery, Record, TopicSpec
 from streamproc.transport.errors import TransportError
 from streamproc.transport.kafka_compat import keep_joined
 
@@ -207,6 +207,10 @@ class KafkaTransport:
 
 def _new_topic(spec: TopicSpec) -> dict[str, Any]:
     configs = {} if spec.retention_ms is None else {"retention.ms": str(spec.retention_ms)}
+    if spec.min_insync_replicas is not None:
+        # With acks=all, a write is acknowledged once this many replicas have it: with
+        # replication 3 and 2 here, losing one broker loses no acknowledged window or alert.
+        configs["min.insync.replicas"] = str(spec.min_insync_replicas)
     return {
         "num_partitions": spec.partitions,
         "replication_factor": spec.replication,
@@ -242,6 +246,7 @@ class KafkaTransportProducer:
         value: bytes,
         key: bytes | None = None,
         headers: list[tuple[str, bytes]] | None = None,
+        on_delivery: OnDelivery | None = None,
     ) -> None:
         if self._closed:
             raise TransportError("send() on a closed producer")
@@ -262,6 +267,9 @@ class KafkaTransportProducer:
         except kerr.KafkaError as err:
             raise TransportError(f"send to {topic!r} failed: {err}") from err
         future.add_errback(self._on_failure, topic)
+        if on_delivery is not None:
+            future.add_callback(lambda _metadata: on_delivery(None))
+            future.add_errback(on_delivery)
 
     def _on_failure(self, topic: str, exc: BaseException) -> None:
         with self._lock:

@@ -31,7 +31,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from streamproc.config.transport import MemoryTransportConfig
-from streamproc.transport.base import Record, TopicSpec
+from streamproc.metrics import TRANSPORT_DROPPED
+from streamproc.transport.base import OnDelivery, Record, TopicSpec
 from streamproc.transport.errors import TransportError
 
 log = logging.getLogger(__name__)
@@ -189,6 +190,7 @@ class MemoryTransport:
             plog = self._logs[tp[0]][tp[1]]
             pos = member.positions[tp]
             if pos < plog.start:
+                TRANSPORT_DROPPED.labels(topic=tp[0]).inc(plog.start - pos)
                 log.warning(
                     "%s[%d]: %d records fell off retention before this group read them; "
                     "skipping to offset %d (raise max_messages_per_partition or add workers)",
@@ -287,10 +289,13 @@ class MemoryProducer:
         value: bytes,
         key: bytes | None = None,
         headers: list[tuple[str, bytes]] | None = None,
+        on_delivery: OnDelivery | None = None,
     ) -> None:
         if self._closed:
             raise TransportError("send() on a closed producer")
         self._broker._append(topic, bytes(value), key, headers or [])
+        if on_delivery is not None:
+            on_delivery(None)  # appended: as delivered as this broker gets
 
     def flush(self, timeout_s: float | None = None) -> None:
         if self._closed:

@@ -1,4 +1,4 @@
-from streamproc.alerts.lifecycle import apply_scores
+from streamproc.alerts.lifecycle import apply_scores, end_if_gone, is_retired
 from streamproc.alerts.schema import AlertEvent, event_id
 from streamproc.config.alerts import AlertsConfig
 from streamproc.config.smoothing import SmoothingConfig
@@ -38,7 +38,7 @@ def test_one_incident_is_one_event_through_a_flicker() -> None:
     ev = alerts(st)
     assert [e.kind for e in ev].count("start") == 1 and ev[-1].kind == "end"
     assert len({e.event_id for e in ev}) == 1
-    assert ev[0].event_id == event_id("cam", 4, "v1")  # 2nd high frame: k-of-n = 2 of 3
+    assert ev[0].event_id == event_id("cam", "s1", 4, "v1")  # 2nd high frame: k-of-n = 2 of 3
     # k-of-n still holds one frame after the last high score (2 of the last 3).
     assert ev[-1].end_time == 100.0 + 13 and ev[0].peak_score <= ev[-1].peak_score == 5.0
     assert st.alert is None
@@ -56,7 +56,7 @@ def test_new_capture_session_restarts_sequence_and_closes_incident() -> None:
     assert st.alert is not None
     st.outbox.clear()
     restarted = run([0.5, 0.5], st, first=0, stream="s2", t0=200.0)
-    assert [e.kind for e in alerts(restarted)] == ["end"]
+    assert [(e.kind, e.reason) for e in alerts(restarted)] == [("end", "stream-restart")]
     assert restarted.stream == "s2" and restarted.last_seq == 1
     late = apply_scores(
         restarted, "cam", 9, [9.0], [50.0], CameraSettings(), CAL, POLICY, stream="s1"
@@ -104,3 +104,75 @@ def test_alert_events_validate_against_schema() -> None:
         assert e.camera == "cam" and e.model_version == "v1" and e.threshold == 2.0
     schema = AlertEvent.model_json_schema()
     assert {"event_id", "kind", "camera", "peak_score"} <= set(schema["properties"])
+
+
+def test_a_future_timestamp_of_a_new_stream_does_not_mute_the_camera() -> None:
+    st = run([0.5] * 4, stream="s1", t0=1000.0)
+    skewed = run([0.5] * 2, st, stream="s2", t0=1000.0 + 20 * 3600)  # a clock hours ahead
+    fresh = run([0.5] * 3, skewed, stream="s3", t0=1010.0)  # the real ingest restarted
+    assert fresh.stream == "s3" and fresh.last_seq == 2
+    assert fresh.retired_streams == ["s1", "s2"]
+
+
+def test_a_new_stream_from_a_clock_running_behind_is_applied() -> None:
+    st = run([0.5] * 4, stream="s1", t0=1000.0)
+    behind = run([0.5] * 3, st, stream="s2", t0=400.0)
+    assert behind.stream == "s2" and behind.last_seq == 2
+    assert len([m for m in behind.outbox if m["topic"] == "scores"]) == 4 + 3
+
+
+def test_a_window_of_a_retired_stream_is_skipped_and_the_list_is_bounded() -> None:
+    st = run([0.5], stream="s0")
+    for i in range(1, 12):
+        st = run([0.5], st, stream=f"s{i}")
+    assert st.retired_streams == [f"s{i}" for i in range(3, 11)]  # the last 8
+    late = run([9.0] * 5, st, first=50, stream="s7", t0=1e9)
+    assert is_retired(st, "s7") and late == st
+    assert not is_retired(st, "s11") and not is_retired(st, "new")
+
+
+def test_event_ids_differ_across_streams_and_are_stable_on_redelivery() -> None:
+    a = run([5.0] * 4, stream="s1")
+    b = run([5.0] * 4, stream="s2")
+    again = run([5.0] * 4, stream="s1")
+    assert alerts(a)[0].event_id != alerts(b)[0].event_id
+    assert alerts(a)[0].event_id == alerts(again)[0].event_id
+
+
+def test_an_incident_ends_at_max_duration_and_the_camera_rebaselines() -> None:
+    adaptive = Policy(
+        ThresholdConfig(mode="adaptive", min_samples=20, halflife_frames=50),
+        POLICY.smoothing,
+        AlertsConfig(cooldown_frames=3, update_every_frames=4, max_incident_frames=30),
+    )
+    st = run([0.8] * 40 + [6.0] * 100, policy=adaptive)  # the scene changed for good
+    ev = alerts(st)
+    assert [(e.kind, e.reason) for e in ev if e.kind != "update"] == [
+        ("start", None),
+        ("end", "max-duration"),
+    ]
+    assert ev[-1].seq - ev[0].start_seq + 1 == 30
+    assert st.alert is None and abs(st.stats.mean - 6.0) < 0.5  # learned the new level
+
+
+def test_a_camera_gone_ends_its_incident_once() -> None:
+    st = apply_scores(
+        None, "cam", 0, [5.0] * 4, [100.0 + i for i in range(4)], CameraSettings(), CAL,
+        POLICY, stream="s1", now=1000.0,
+    )  # fmt: skip
+    assert st.alert is not None and st.seen_at == 1000.0
+    assert end_if_gone(st, "cam", 1000.0 + 299, 300, CAL) is None
+    gone = end_if_gone(st, "cam", 1000.0 + 300, 300, CAL)
+    assert gone is not None and gone.alert is None
+    assert [(e.kind, e.reason) for e in alerts(gone)][-1] == ("end", "camera-gone")
+    assert end_if_gone(gone, "cam", 5000.0, 300, CAL) is None  # exactly once
+
+
+def test_a_state_written_by_the_previous_version_loads() -> None:
+    old = (
+        '{"stream": "s1", "last_seq": 7, "last_time": 107.0, "stats": {"count": 3, '
+        '"mean": 1.0, "var": 0.1}, "decider": null, "alert": null, "outbox": []}'
+    )
+    st = CameraState.model_validate_json(old)
+    assert st.retired_streams == [] and st.seen_at == 0.0 and st.last_seq == 7
+    assert run([0.5], st, first=8).last_seq == 8

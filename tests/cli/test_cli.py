@@ -167,3 +167,63 @@ def test_bench_pipeline_camera_resize_is_checked(tmp_path: Path) -> None:
             ],
         )
         assert r.exit_code == 2 and "--camera-resize" in r.output, r.output
+
+
+SECRET_YAML = """
+cameras:
+  cameras:
+    - {id: gate, source: "rtsp://admin:${CAM_PW}@cam-gate:554/s?token=${CAM_TOKEN}"}
+state:
+  type: redis
+  url: "redis://:${REDIS_PW}@redis:6379/0"
+  password: "${REDIS_PW}"
+transport:
+  type: kafka
+  security_protocol: SASL_SSL
+  sasl_mechanism: PLAIN
+  sasl_username: app
+  sasl_password: "${REDIS_PW}"
+"""
+
+
+def test_config_show_masks_every_credential(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CAM_PW", "c@m/pw")
+    monkeypatch.setenv("CAM_TOKEN", "tok123")
+    monkeypatch.setenv("REDIS_PW", "r3dis")
+    f = tmp_path / "c.yaml"
+    f.write_text(SECRET_YAML)
+    shown = runner.invoke(app, ["config", "show", str(f)])
+    assert shown.exit_code == 0, shown.output
+    for secret in ("c@m/pw", "tok123", "r3dis"):
+        assert secret not in shown.output
+    assert "rtsp://admin:***@cam-gate:554/s?token=***" in shown.output
+
+
+def test_validation_errors_do_not_echo_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CAM_SRC", "rtsp://admin:hunter2@cam")
+    monkeypatch.setenv("WORKERS", "s3cret-not-a-number")
+    f = tmp_path / "c.yaml"
+    f.write_text(
+        "cameras:\n  cameras:\n    - {id: 'bad id!', source: '${CAM_SRC}'}\n"
+        "worker:\n  workers: '${WORKERS}'\n"
+        "state: {type: redis, url: 'redis://:pw9@h:notaport/0'}\n"
+    )
+    res = runner.invoke(app, ["config", "validate", str(f)])
+    assert res.exit_code == 2 and "worker.workers" in res.output and "state" in res.output
+    for secret in ("hunter2", "s3cret", "pw9"):
+        assert secret not in res.output
+
+
+@pytest.mark.parametrize(
+    "url", ["redis://host:notaport", "http://x", "redis://:pw@/0", "redis://h:1/zero"]
+)
+def test_a_bad_redis_url_fails_validation(tmp_path: Path, url: str) -> None:
+    f = tmp_path / "c.yaml"
+    f.write_text(f"state: {{type: redis, url: '{url}'}}\n")
+    res = runner.invoke(app, ["config", "validate", str(f)])
+    assert res.exit_code == 2 and "state.redis.url" in res.output, res.output
+    assert "Traceback" not in res.output

@@ -17,6 +17,7 @@ from streamproc.errors import ConfigError
 from streamproc.metrics import REGISTRY
 from streamproc.runtime.ingest import CameraFactory, Ingest
 from streamproc.sources.camera import CameraSource, Clock, SyntheticCamera
+from streamproc.transport.base import OnDelivery
 from streamproc.transport.wire import WireWindow, decode_window
 from streamproc.windowing.windows import window_starts
 
@@ -25,6 +26,7 @@ class RecordingProducer:
     def __init__(self) -> None:
         self.sent: list[tuple[str, bytes, bytes | None, list[tuple[str, bytes]]]] = []
         self.flushes = 0
+        self.fail: BaseException | None = None  # what on_delivery reports
 
     def send(
         self,
@@ -32,8 +34,11 @@ class RecordingProducer:
         value: bytes,
         key: bytes | None = None,
         headers: list[tuple[str, bytes]] | None = None,
+        on_delivery: OnDelivery | None = None,
     ) -> None:
         self.sent.append((topic, value, key, list(headers or [])))
+        if on_delivery is not None:
+            on_delivery(self.fail)
 
     def flush(self, timeout_s: float | None = None) -> None:
         self.flushes += 1
@@ -226,3 +231,23 @@ def test_bad_camera_lists_are_config_errors() -> None:
     twice = [CameraConfig(id="a", source="synthetic")] * 2
     with pytest.raises(ConfigError, match=r"these repeat: \['a'\]"):
         Ingest(twice, producer, "frames", window_length=4, window_stride=2)
+
+
+def test_windows_count_as_sent_only_when_delivered() -> None:
+    producer = RecordingProducer()
+    producer.fail = ConnectionError("broker down")
+    cams = [CameraConfig(id="ing-undelivered", source="synthetic", realtime=False)]
+    ingest = Ingest(
+        cams,
+        producer,
+        "frames",
+        window_length=4,
+        window_stride=4,
+        camera_factory=synthetic_factory(n_frames=12),
+    )
+    run_to_end(ingest)
+    labels = {"camera": "ing-undelivered"}
+    assert len(producer.sent) == 3
+    assert not REGISTRY.get_sample_value("streamproc_windows_sent_total", labels)
+    failed = REGISTRY.get_sample_value("streamproc_windows_delivery_failed_total", labels)
+    assert failed == 3

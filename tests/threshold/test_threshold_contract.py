@@ -19,6 +19,7 @@ import redis
 from pydantic import SecretStr, TypeAdapter, ValidationError
 
 from streamproc.config.state import EmbeddedStateConfig, RedisStateConfig, StateConfig
+from streamproc.redaction import redact_url
 from streamproc.threshold import (
     CameraSettings,
     CameraState,
@@ -33,7 +34,6 @@ from streamproc.threshold import (
     embedded,
     make_store,
 )
-from streamproc.threshold.redis import mask_url
 
 
 def bump(state: CameraState | None) -> tuple[CameraState, int]:
@@ -443,10 +443,10 @@ def test_unreachable_redis_fails_fast_with_a_masked_url() -> None:
     assert "redis-server" in message  # says what to check
 
 
-def test_mask_url_hides_every_password() -> None:
-    assert mask_url("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
-    assert mask_url("rediss://:pw@h:1/2") == "rediss://:***@h:1/2"
-    assert mask_url("redis://h:1/0?password=pw&db=1") == "redis://h:1/0?password=***&db=1"
+def test_redis_urls_are_masked_with_the_one_rule() -> None:
+    assert redact_url("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
+    assert redact_url("rediss://:pw@h:1/2") == "rediss://:***@h:1/2"
+    assert redact_url("redis://h:1/0?password=pw&db=1") == "redis://h:1/0?password=***&db=1"
 
 
 # ---------------------------------------------------------------- config and factory

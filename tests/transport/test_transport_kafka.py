@@ -23,7 +23,7 @@ from streamproc.config.transport import (
 )
 from streamproc.transport import TopicSpec, topic_specs
 from streamproc.transport.errors import TransportError
-from streamproc.transport.kafka import KafkaTransport, crc32c_is_native
+from streamproc.transport.kafka import KafkaTransport, _new_topic, crc32c_is_native
 
 
 def fast(bootstrap: str, **extra: Any) -> KafkaTransportConfig:
@@ -114,6 +114,16 @@ def test_topic_specs_use_the_kafka_topic_defaults() -> None:
         "streamproc.dead-letter",
     }
     assert {(s.partitions, s.replication, s.retention_ms) for s in specs} == {(6, 3, 3_600_000)}
+    assert {s.min_insync_replicas for s in specs} == {None}  # the broker's default
+
+
+def test_min_insync_replicas_reaches_the_created_topics() -> None:
+    cfg = KafkaTransportConfig(replication=3, min_insync_replicas=2)
+    (spec, *_) = topic_specs(cfg, TopicsConfig())
+    assert _new_topic(spec)["configs"] == {"min.insync.replicas": "2"}
+    assert _new_topic(TopicSpec("t"))["configs"] == {}
+    with pytest.raises(ValidationError, match="must not exceed replication"):
+        KafkaTransportConfig(replication=1, min_insync_replicas=2)
 
 
 def test_record_checksums_use_the_native_crc32c() -> None:

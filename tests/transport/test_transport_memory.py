@@ -13,6 +13,7 @@ from kafka.partitioner.default import murmur2 as kafka_murmur2
 from pydantic import TypeAdapter, ValidationError
 
 from streamproc.config.transport import MemoryTransportConfig, TopicsConfig, TransportConfig
+from streamproc.metrics import REGISTRY
 from streamproc.transport import TopicSpec, make_transport, topic_specs
 from streamproc.transport.errors import TransportError
 from streamproc.transport.memory import MemoryTransport, murmur2, partition_for
@@ -99,10 +100,20 @@ def test_retention_drops_the_oldest_and_a_slow_reader_skips_ahead(
     c = tr.consumer(["t"], "g")
     for i in range(5):
         p.send("t", str(i).encode())
+    dropped = REGISTRY.get_sample_value("streamproc_transport_dropped_total", {"topic": "t"})
     with caplog.at_level(logging.WARNING, logger="streamproc.transport.memory"):
         got = c.poll(max_records=100, timeout_s=0)
     assert [(r.offset, r.value) for r in got] == [(2, b"2"), (3, b"3"), (4, b"4")]
     assert "2 records fell off retention" in caplog.text
+    after = REGISTRY.get_sample_value("streamproc_transport_dropped_total", {"topic": "t"})
+    assert after == (dropped or 0) + 2  # counted, not only logged
+
+
+def test_a_send_reports_its_delivery() -> None:
+    tr = broker(partitions=1)
+    seen: list[BaseException | None] = []
+    tr.producer().send("t", b"x", on_delivery=seen.append)
+    assert seen == [None]
 
 
 def test_oversized_messages_are_refused_unless_the_limit_is_lifted() -> None:
