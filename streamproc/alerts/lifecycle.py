@@ -9,7 +9,9 @@ messages to publish are appended to the state's outbox.
 
 from __future__ import annotations
 
-from streamproc.alerts.schema import AlertEvent, EndReason, event_id
+from dataclasses import dataclass
+
+from streamproc.alerts.schema import AlertEvent, EndReason, ScoreEvent, event_id
 from streamproc.smoothing.decision import Decider
 from streamproc.threshold.base import (
     RETIRED_STREAMS_KEPT,
@@ -20,7 +22,7 @@ from streamproc.threshold.base import (
 )
 from streamproc.threshold.policy import Calibrated, Policy, level_for, warm_start
 
-__all__ = ["Calibrated", "Policy", "apply_scores", "end_if_gone", "is_retired"]
+__all__ = ["Calibrated", "Policy", "ScoredWindow", "apply_scores", "end_if_gone", "is_retired"]
 
 
 def _event(
@@ -119,22 +121,31 @@ def _rebaseline(st: CameraState, level: float, p: Policy) -> None:
     st.decider = None
 
 
+@dataclass(frozen=True)
+class ScoredWindow:
+    """One window's model output, as the decision stage takes it."""
+
+    camera: str
+    first_seq: int  # sequence number of scores[0]
+    scores: list[float]  # raw per-frame scores
+    timestamps: list[float]  # capture time per frame, unix seconds
+    stream: str = ""  # capture session the sequence numbers belong to
+    heatmap: str | None = None  # thumbnail for a 'start' event, if the window has one
+
+
 def apply_scores(
     state: CameraState | None,
-    camera: str,
-    first_seq: int,
-    scores: list[float],
-    timestamps: list[float],
+    w: ScoredWindow,
     settings: CameraSettings,
     cal: Calibrated,
     p: Policy,
-    heatmap: str | None = None,
     publish_scores: bool = True,
-    stream: str = "",
     now: float | None = None,
 ) -> CameraState:
     """``now`` (the worker's wall clock) is recorded as ``seen_at`` for the camera-gone
     check; a window of a retired stream changes nothing (``is_retired`` tells it apart)."""
+    camera, first_seq, scores, timestamps = w.camera, w.first_seq, w.scores, w.timestamps
+    stream, heatmap = w.stream, w.heatmap
     st = state.model_copy(deep=True) if state is not None else CameraState()
     if stream != st.stream:
         if stream in st.retired_streams:
@@ -228,17 +239,17 @@ def apply_scores(
                 {
                     "topic": "scores",
                     "key": camera,
-                    "payload": {
-                        "camera": camera,
-                        "seq": seq,
-                        "time": ts,
-                        "score": raw,
-                        "smoothed": d.smoothed,
-                        "normalized": level.normalise(d.smoothed),
-                        "threshold": thr,
-                        "active": d.active,
-                        "model_version": cal.model_version,
-                    },
+                    "payload": ScoreEvent(
+                        camera=camera,
+                        seq=seq,
+                        time=ts,
+                        score=raw,
+                        smoothed=d.smoothed,
+                        normalized=level.normalise(d.smoothed),
+                        threshold=thr,
+                        active=d.active,
+                        model_version=cal.model_version,
+                    ).model_dump(mode="json"),
                 }
             )
         st.last_seq, st.last_time = seq, ts

@@ -63,3 +63,22 @@ class AlertEvent(BaseModel):
     heatmap_png_b64: str | None = Field(
         None, description="Optional small PNG thumbnail of the error heatmap, base64."
     )
+
+
+class ScoreEvent(BaseModel):
+    """One frame's score and decision, on the scores topic (``topics.publish_scores``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    camera: str = Field(description="Camera id.")
+    seq: int = Field(ge=0, description="Frame sequence number.")
+    time: float = Field(description="Capture time, unix seconds.")
+    score: float = Field(description="Raw frame score from the model.")
+    smoothed: float = Field(description="Score after the causal smoother.")
+    normalized: float = Field(
+        description="The smoothed score as a z-score against the camera's own normal level "
+        "(comparable across cameras; an alert needs normalized >= k)."
+    )
+    threshold: float = Field(description="Threshold in force for this frame (smoothed scale).")
+    active: bool = Field(description="An incident is open at this frame.")
+    model_version: str = Field(description="Version id of the artifact that scored it.")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from streamproc.alerts.lifecycle import apply_scores
+from streamproc.alerts.lifecycle import ScoredWindow, apply_scores
 from streamproc.evaluation.events import Incident, incidents
 from streamproc.threshold.base import CameraSettings
 from streamproc.threshold.policy import Calibrated, Policy
@@ -34,9 +34,8 @@ def run_live(series: dict[str, np.ndarray], cal: Calibrated, policy: Policy, fps
     for clip, raw in series.items():
         values = [float(v) for v in np.asarray(raw, dtype=np.float64)]
         times = [i / fps for i in range(len(values))]
-        state = apply_scores(
-            None, clip, 0, values, times, CameraSettings(), cal, policy, stream="eval"
-        )
+        window = ScoredWindow(clip, 0, values, times, stream="eval")
+        state = apply_scores(None, window, CameraSettings(), cal, policy)
         published = [m["payload"] for m in state.outbox if m["topic"] == "scores"]
         out.scores[clip] = np.array([m["normalized"] for m in published])
         out.smoothed[clip] = np.array([m["smoothed"] for m in published])

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streamproc import metrics
-from streamproc.alerts.lifecycle import apply_scores, end_if_gone, is_retired
+from streamproc.alerts.lifecycle import ScoredWindow, apply_scores, end_if_gone, is_retired
 from streamproc.config.transport import TopicsConfig
 from streamproc.runtime.batch import Batch, Item
 from streamproc.runtime.contract import check_window
@@ -381,19 +381,11 @@ class StreamWorker:
         now = time.time()
 
         def fn(state: CameraState | None) -> tuple[CameraState, CameraState]:
+            window = ScoredWindow(
+                w.camera, w.seq, r.scores, list(w.timestamps), w.stream, r.heatmap_png_b64
+            )
             new = apply_scores(
-                state,
-                w.camera,
-                w.seq,
-                r.scores,
-                list(w.timestamps),
-                settings,
-                cal,
-                self.policy,
-                r.heatmap_png_b64,
-                self.topics.publish_scores,
-                w.stream,
-                now,
+                state, window, settings, cal, self.policy, self.topics.publish_scores, now
             )
             return new, new
 

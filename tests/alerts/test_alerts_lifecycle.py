@@ -1,4 +1,4 @@
-from streamproc.alerts.lifecycle import apply_scores, end_if_gone, is_retired
+from streamproc.alerts.lifecycle import ScoredWindow, apply_scores, end_if_gone, is_retired
 from streamproc.alerts.schema import AlertEvent, event_id
 from streamproc.config.alerts import AlertsConfig
 from streamproc.config.smoothing import SmoothingConfig
@@ -23,9 +23,8 @@ def run(
     t0: float = 100.0,
 ) -> CameraState:
     times = [t0 + first + i for i in range(len(scores))]
-    return apply_scores(
-        state, "cam", first, scores, times, CameraSettings(), CAL, policy, stream=stream
-    )
+    window = ScoredWindow("cam", first, scores, times, stream)
+    return apply_scores(state, window, CameraSettings(), CAL, policy)
 
 
 def alerts(state: CameraState) -> list[AlertEvent]:
@@ -59,7 +58,7 @@ def test_new_capture_session_restarts_sequence_and_closes_incident() -> None:
     assert [(e.kind, e.reason) for e in alerts(restarted)] == [("end", "stream-restart")]
     assert restarted.stream == "s2" and restarted.last_seq == 1
     late = apply_scores(
-        restarted, "cam", 9, [9.0], [50.0], CameraSettings(), CAL, POLICY, stream="s1"
+        restarted, ScoredWindow("cam", 9, [9.0], [50.0], "s1"), CameraSettings(), CAL, POLICY
     )
     assert late.last_seq == 1  # a late window of the old session changes nothing
 
@@ -156,10 +155,8 @@ def test_an_incident_ends_at_max_duration_and_the_camera_rebaselines() -> None:
 
 
 def test_a_camera_gone_ends_its_incident_once() -> None:
-    st = apply_scores(
-        None, "cam", 0, [5.0] * 4, [100.0 + i for i in range(4)], CameraSettings(), CAL,
-        POLICY, stream="s1", now=1000.0,
-    )  # fmt: skip
+    window = ScoredWindow("cam", 0, [5.0] * 4, [100.0 + i for i in range(4)], "s1")
+    st = apply_scores(None, window, CameraSettings(), CAL, POLICY, now=1000.0)
     assert st.alert is not None and st.seen_at == 1000.0
     assert end_if_gone(st, "cam", 1000.0 + 299, 300, CAL) is None
     gone = end_if_gone(st, "cam", 1000.0 + 300, 300, CAL)

@@ -18,16 +18,17 @@ import numpy as np
 import pytest
 import yaml
 
-from streamproc.alerts.lifecycle import Calibrated, Policy, apply_scores
+from streamproc.alerts.lifecycle import ScoredWindow, apply_scores
 from streamproc.config import StreamprocConfig
 from streamproc.config.cameras import CameraConfig
 from streamproc.config.state import RedisStateConfig
 from streamproc.config.transport import KafkaTransportConfig, TopicsConfig
 from streamproc.model.artifact import load_artifact
-from streamproc.pipeline import calibrated_from
+from streamproc.pipeline import calibrated_from, policy_for
 from streamproc.runtime.ingest import Ingest
 from streamproc.threshold import make_store
 from streamproc.threshold.base import CameraSettings
+from streamproc.threshold.policy import Calibrated
 from streamproc.transport import make_transport, topic_specs
 from tests.conftest import synthetic_clip, write_clip
 
@@ -84,7 +85,7 @@ def test_killed_worker_loses_and_duplicates_nothing(
         for i in range(CAMERAS)
     ]
     cfg_file = tmp_path / "cfg.yaml"
-    cfg_file.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
+    cfg_file.write_text(yaml.safe_dump(cfg.model_dump(mode="json", exclude_unset=True)))
 
     transport = make_transport(cfg.transport)
     transport.ensure_topics(topic_specs(cfg.transport, cfg.topics))
@@ -137,22 +138,13 @@ def test_killed_worker_loses_and_duplicates_nothing(
 
     assert len(scores) == CAMERAS * FRAMES, f"{len(scores)} of {CAMERAS * FRAMES} frames scored"
     published = {(a["event_id"], a["kind"], a["seq"]) for a in alerts}
-    policy = Policy(cfg.threshold, cfg.smoothing, cfg.alerts)
+    policy = policy_for(cfg, art)
     cal: Calibrated = calibrated_from(art)
     expected: set[tuple[str, str, int]] = set()
     for c in cams:
         seq = [scores[(c.id, i)] for i in range(FRAMES)]
-        st = apply_scores(
-            None,
-            c.id,
-            0,
-            [p["score"] for p in seq],
-            [p["time"] for p in seq],
-            CameraSettings(threshold=threshold),
-            cal,
-            policy,
-            stream="s",
-        )
+        window = ScoredWindow(c.id, 0, [p["score"] for p in seq], [p["time"] for p in seq], "s")
+        st = apply_scores(None, window, CameraSettings(threshold=threshold), cal, policy)
         expected |= {
             (m["payload"]["event_id"], m["payload"]["kind"], m["payload"]["seq"])
             for m in st.outbox
