@@ -51,7 +51,9 @@ def policy_for(cfg: StreamprocConfig, art: Artifact) -> Policy:
 
 def make_scorer(cfg: StreamprocConfig, artifact: Path) -> ScorerClient:
     if cfg.serving.mode == "local":
-        return LocalScorer(ScoringService(artifact, cfg.serving.device))
+        return LocalScorer(
+            ScoringService(artifact, cfg.serving.device, cfg.serving.frame_cache_frames)
+        )
     from streamproc.serving.launch import ensure_ray, launch
 
     if cfg.serving.deploy:

@@ -42,6 +42,14 @@ class ServingConfig(StrictModel):
         "(Ray sets OMP_NUM_THREADS from num_cpus). On one machine with one replica, the "
         "machine's core count lets the model use every core.",
     )
+    frame_cache_frames: int = Field(
+        1024,
+        ge=0,
+        description="Preprocessed frames a scorer keeps (by content, LRU), so the frames "
+        "consecutive windows share are preprocessed (optical flow) once; about 110 KB each "
+        "at the default input size; 0 = off. Windows of a camera must reach the same "
+        "replica for hits.",
+    )
     max_batch_size: int = Field(16, ge=1, description="@serve.batch: windows per model call.")
     batch_wait_timeout_s: float = Field(
         0.01, ge=0, description="@serve.batch: wait this long to fill a batch."

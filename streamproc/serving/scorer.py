@@ -16,6 +16,7 @@ import torch
 from streamproc.model.artifact import Artifact, load_artifact
 from streamproc.model.device import pick_device
 from streamproc.model.scoring import WindowScorer
+from streamproc.serving.frame_cache import FrameCache, frame_key
 from streamproc.windowing.preprocess import FramePreprocessor
 
 Polygon = list[tuple[float, float]]
@@ -72,8 +73,11 @@ class ScoringService:
     One bad request fails only itself: a window that cannot be preprocessed or scored
     comes back with ``error`` set while the rest of the batch is scored."""
 
-    def __init__(self, artifact: str | Path, device: str = "auto") -> None:
+    def __init__(
+        self, artifact: str | Path, device: str = "auto", cache_frames: int = 1024
+    ) -> None:
         self.device = pick_device(device)
+        self.cache = FrameCache(cache_frames)
         self._lock = threading.Lock()
         self.artifact_path = ""
         self._loaded: tuple[Artifact, WindowScorer] | None = None
@@ -93,14 +97,29 @@ class ScoringService:
         scorer = art.scorer(self.device)  # once per artifact, not per batch
         with self._lock:
             self._loaded, self.artifact_path = (art, scorer), str(path)
+            self.cache = FrameCache(self.cache.capacity)  # inputs of the old preprocessing
         return art.version
 
     def preprocess(self, art: Artifact, req: ScoreRequest) -> np.ndarray:
-        """(C, T, H, W) model input, identical to offline ``preprocess_clip`` on the clip."""
+        """(C, T, H, W) model input, identical to offline ``preprocess_clip`` on the clip;
+        frames preprocessed for an earlier (overlapping) window come from the cache."""
         pre = FramePreprocessor(art.config.data.preprocess)
-        if req.context is not None:
-            pre(req.context)
-        return np.stack([pre(f) for f in req.frames], axis=1)
+        cache = self.cache
+        prev = req.context
+        if prev is not None:
+            pre.prime(prev)
+        out = []
+        for f in req.frames:
+            key = frame_key(prev, f)
+            x = cache.get(key)
+            if x is None:
+                x = pre(f)
+                cache.put(key, x)
+            else:
+                pre.prime(f)
+            out.append(x)
+            prev = f
+        return np.stack(out, axis=1)
 
     @torch.inference_mode()
     def score(self, requests: list[ScoreRequest]) -> list[ScoreResult]:

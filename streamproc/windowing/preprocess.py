@@ -55,13 +55,30 @@ class FramePreprocessor:
             appearance = rgb.transpose(2, 0, 1).astype(np.float32) / 255.0  # (3, H, W)
         if cfg.motion == "none":
             return appearance
-        source = gray
-        if cfg.motion == "flow" and cfg.flow_scale != 1:
-            size = (round(cfg.width * cfg.flow_scale), round(cfg.height * cfg.flow_scale))
-            source = _gray(cv2.resize(frame, size, interpolation=cv2.INTER_AREA))
+        source = self._source(frame, gray)
         motion = self._motion(source)
         self._prev = source
         return np.concatenate([appearance, motion[None]], axis=0)  # (C + 1, H, W)
+
+    def prime(self, frame: np.ndarray) -> None:
+        """Take ``frame`` as the previous frame without preprocessing it (its own model
+        input came from elsewhere, e.g. a cache): the next frame's motion is then the
+        same as if ``frame`` had been preprocessed here."""
+        if self.cfg.motion == "none":
+            return
+        if frame.ndim == 3 and frame.shape[2] == 1:
+            frame = frame[:, :, 0]
+        cfg = self.cfg
+        small = cv2.resize(frame, (cfg.width, cfg.height), interpolation=cv2.INTER_AREA)
+        self._prev = self._source(frame, _gray(small))
+
+    def _source(self, frame: np.ndarray, gray: np.ndarray) -> np.ndarray:
+        """The gray frame the motion channel is computed from."""
+        cfg = self.cfg
+        if cfg.motion == "flow" and cfg.flow_scale != 1:
+            size = (round(cfg.width * cfg.flow_scale), round(cfg.height * cfg.flow_scale))
+            return _gray(cv2.resize(frame, size, interpolation=cv2.INTER_AREA))
+        return gray
 
     def _flow(self, prev: np.ndarray, current: np.ndarray) -> np.ndarray:
         if self.cfg.flow_method == "dis":

@@ -85,3 +85,20 @@ def test_a_bad_window_fails_only_itself(tiny_artifact: Path) -> None:
     assert out[0].error is None and len(out[0].scores) == 4
     assert out[1].error is not None and "uint8" in out[1].error and out[1].scores == []
     assert out[2].error is None and len(out[2].scores) == 3
+
+
+def test_overlapping_windows_reuse_preprocessed_frames_without_changing_scores(
+    tiny_artifact: Path,
+) -> None:
+    clip = np.random.default_rng(5).integers(0, 255, (16, 48, 64), np.uint8)
+    windows = [  # length 4, stride 2: each window shares 2 frames with the one before
+        ScoreRequest("cam", s, clip[s : s + 4], clip[s - 1] if s else None)
+        for s in range(0, 13, 2)
+    ]
+    cached = ScoringService(tiny_artifact, "cpu")
+    plain = ScoringService(tiny_artifact, "cpu", cache_frames=0)
+    got = [r.scores for w in windows for r in cached.score([w])]
+    want = [r.scores for w in windows for r in plain.score([w])]
+    np.testing.assert_array_equal(got, want)
+    assert cached.cache.hits == 2 * (len(windows) - 1)  # every overlapping frame, once
+    assert plain.cache.hits == 0

@@ -1,0 +1,60 @@
+"""Preprocessed frames by content, so the overlap of consecutive windows is preprocessed
+once.
+
+A frame's model input (appearance and motion channel) depends only on the frame and the
+one before it. Consecutive windows of a camera overlap (8 frames at stride 4 share 4),
+so without a cache every frame's optical flow is computed about twice. Keyed by a hash
+of both frames' bytes, a hit is exactly what preprocessing would return: the cache can
+never change a score, only skip work. Bounded (LRU) and thread-safe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+
+import numpy as np
+
+
+def frame_key(prev: np.ndarray | None, frame: np.ndarray) -> bytes:
+    h = hashlib.blake2b(digest_size=16)
+    for a in (prev, frame):
+        if a is None:
+            h.update(b"none")
+            continue
+        h.update(repr((a.shape, a.dtype.str)).encode())
+        h.update(np.ascontiguousarray(a).data)
+    return h.digest()
+
+
+class FrameCache:
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._items: OrderedDict[bytes, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def get(self, key: bytes) -> np.ndarray | None:
+        with self._lock:
+            value = self._items.get(key)
+            if value is None:
+                self.misses += 1
+                return None
+            self._items.move_to_end(key)
+            self.hits += 1
+            return value
+
+    def put(self, key: bytes, value: np.ndarray) -> None:
+        if self.capacity <= 0:
+            return
+        value.setflags(write=False)  # shared by every window that holds the frame
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
