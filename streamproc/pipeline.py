@@ -51,7 +51,8 @@ def policy_for(cfg: StreamprocConfig, art: Artifact) -> Policy:
 def make_scorer(cfg: StreamprocConfig, artifact: Path) -> ScorerClient:
     if cfg.serving.mode == "local":
         return LocalScorer(ScoringService(artifact, cfg.serving.device))
-    from streamproc.serving.launch import ensure_ray, launch
+    from streamproc.ray_cluster import ensure_ray
+    from streamproc.serving.launch import launch
 
     if cfg.serving.deploy:
         launch(cfg.serving, artifact)

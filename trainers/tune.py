@@ -19,8 +19,9 @@ from trainers.options import (
     EXIT_FAILED,
     EXIT_OK,
     add_config_args,
+    add_ray_args,
     config_from_args,
-    ensure_ray,
+    connect_ray,
     existing,
     main_guard,
 )
@@ -49,7 +50,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--cpus-per-trial", type=int, default=1)
     p.add_argument("--grace-period", type=int, default=1, help="ASHA: epochs before stopping.")
     p.add_argument("--seed", type=int, default=0, help="Seed of the evolutionary sampler.")
-    p.add_argument("--ray-address", default=None, help="Ray to use (default: the job's, or local).")
+    add_ray_args(p)
     add_config_args(p)
     return p
 
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         grace_period=ns.grace_period,
         seed=ns.seed,
     )
-    ensure_ray(ns.ray_address)
+    connect_ray(ns)
     try:
         outcome = run_search(spec, log=lambda s: print(s, flush=True))
     except SearchFailedError as err:
