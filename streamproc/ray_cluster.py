@@ -141,3 +141,25 @@ def ensure_ray(
             f"the Ray cluster at {target!r} refused this process's token "
             f"({str(err).splitlines()[0]}); {TOKEN_FIX}"
         ) from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m streamproc.ray_cluster [ADDRESS]``: connect as streamproc does and
+    print the cluster's resources (a Ray job with no address joins its own cluster)."""
+    import json
+    import sys
+
+    import ray
+
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        ensure_ray(args[0] if args else None, num_cpus=1)
+    except StreamprocError as err:
+        print(f"error: {err}", file=sys.stderr, flush=True)
+        return 2
+    print(json.dumps({"resources": ray.cluster_resources()}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
