@@ -25,7 +25,7 @@ from streamproc.metrics import serve_metrics
 from streamproc.model.artifact import Artifact, load_artifact
 from streamproc.runtime.ingest import Ingest
 from streamproc.runtime.worker import StreamWorker
-from streamproc.serving.client import LocalScorer, ScorerClient, ServeScorer
+from streamproc.serving.client import HttpScorer, LocalScorer, ScorerClient, ServeScorer
 from streamproc.serving.scorer import ScoringService
 from streamproc.threshold import make_store
 from streamproc.threshold.base import StateStore
@@ -51,6 +51,8 @@ def policy_for(cfg: StreamprocConfig, art: Artifact) -> Policy:
 def make_scorer(cfg: StreamprocConfig, artifact: Path) -> ScorerClient:
     if cfg.serving.mode == "local":
         return LocalScorer(ScoringService(artifact, cfg.serving.device))
+    if cfg.serving.mode == "http":  # the app runs on the cluster already (the chart's)
+        return HttpScorer(str(cfg.serving.url), cfg.serving.timeout_s)
     from streamproc.ray_cluster import ensure_ray
     from streamproc.serving.launch import launch
 
@@ -58,7 +60,7 @@ def make_scorer(cfg: StreamprocConfig, artifact: Path) -> ScorerClient:
         launch(cfg.serving, artifact)
     else:
         ensure_ray(cfg.serving.ray_address)
-    return ServeScorer(cfg.serving.app_name)
+    return ServeScorer(cfg.serving.app_name, cfg.serving.timeout_s)
 
 
 @dataclass

@@ -66,6 +66,16 @@ def cluster_token(token_file: str | Path | None = None) -> str | None:
     return _read_token(default, "token file") if default.is_file() else None
 
 
+def configured_token() -> str | None:
+    """The token this process was given on purpose (``RAY_AUTH_TOKEN`` or
+    ``RAY_AUTH_TOKEN_PATH``, as the chart sets them), never the ``~/.ray`` default: what
+    a Serve replica checks requests against."""
+    if token := os.environ.get(TOKEN_ENV, "").strip():
+        return token
+    path = os.environ.get(TOKEN_PATH_ENV)
+    return _read_token(Path(path), TOKEN_PATH_ENV) if path else None
+
+
 def auth_headers(token: str | None) -> dict[str, str]:
     """The header the dashboard, the Jobs API and streamproc's Serve route check."""
     return {"Authorization": f"Bearer {token}"} if token else {}

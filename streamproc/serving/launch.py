@@ -38,7 +38,9 @@ def launch(cfg: ServingConfig, artifact: str | Path) -> Any:
             # Workers call the app through handles only: no HTTP proxy, so a local Ray
             # never fights another process for port 8000.
             serve.start(proxy_location="Disabled")
-        return serve.run(app, name=cfg.app_name, route_prefix=None)
+        # On a cluster keep the app's HTTP route (the chart's workers use it, mode http).
+        route = cfg.route_prefix if cfg.ray_address else None
+        return serve.run(app, name=cfg.app_name, route_prefix=route)
     except Exception as err:  # Ray's errors are long; say what failed and what to check
         raise StreamprocError(
             f"could not deploy the Serve app {cfg.app_name!r} with artifact {artifact}: "
