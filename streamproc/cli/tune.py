@@ -32,31 +32,30 @@ def parse_pairs(items: list[str], what: str) -> dict[str, str]:
     return out
 
 
+H = jobs.TuneArgs  # the help texts of the options trainers.tune shares
+
+
 @app.command("tune")
 @friendly_errors
 def tune(
-    data: Path = typer.Option(..., "--data", help="Dataset root (train/, test/, labels)."),
-    search: str = typer.Option("grid", "--search", help="grid or evolutionary."),
-    trials: int = typer.Option(8, "--trials", min=2, help="Trials (grid: at most this many)."),
-    out: Path = typer.Option(..., "--out", help="Results folder (table, plot, best artifact)."),
-    store: str | None = typer.Option(
-        None, "--store", help="Model store dir or fsspec URI for the best (default OUT/store)."
-    ),
-    name: str | None = typer.Option(None, "--name", help="Model name in the store."),
-    promote: bool = typer.Option(False, "--promote", help="Make the best the current version."),
+    data: Path = typer.Option(..., "--data", help=jobs.help_of(H, "data")),
+    search: str = typer.Option("grid", "--search", help=jobs.help_of(H, "search")),
+    trials: int = typer.Option(8, "--trials", min=2, help=jobs.help_of(H, "trials")),
+    out: Path = typer.Option(..., "--out", help=jobs.help_of(H, "out")),
+    store: str | None = typer.Option(None, "--store", help=jobs.help_of(H, "store")),
+    name: str | None = typer.Option(None, "--name", help=jobs.help_of(H, "name")),
+    promote: bool = typer.Option(False, "--promote", help=jobs.help_of(H, "promote")),
     config: Path | None = typer.Option(None, "--config", help="Base config (YAML)."),
     epochs: int | None = typer.Option(None, "--epochs", min=1, help="Override training.epochs."),
     max_windows: int | None = typer.Option(
         None, "--max-windows", min=1, help="Cap training windows per trial."
     ),
-    objective: str = typer.Option(
-        "auto", "--objective", help="auto, auc (labelled split) or label-free."
+    objective: str = typer.Option("auto", "--objective", help=jobs.help_of(H, "objective")),
+    f1_weight: float = typer.Option(
+        0.0, "--f1-weight", min=0, max=1, help=jobs.help_of(H, "f1_weight")
     ),
-    f1_weight: float = typer.Option(0.0, "--f1-weight", min=0, max=1, help="Weight of val F1."),
-    val_clips: str | None = typer.Option(
-        None, "--val-clips", help="Validation clips, comma-separated (default every 4th)."
-    ),
-    concurrency: int = typer.Option(2, "--concurrency", min=1, help="Trials at once."),
+    val_clips: str | None = typer.Option(None, "--val-clips", help=jobs.help_of(H, "val_clips")),
+    concurrency: int = typer.Option(2, "--concurrency", min=1, help=jobs.help_of(H, "concurrency")),
     set_: list[str] = typer.Option(
         [], "--set", help="Config override KEY=VALUE (YAML value), repeatable."
     ),
@@ -73,8 +72,10 @@ def tune(
     python: str = typer.Option("python", "--python", help="Interpreter on the cluster."),
 ) -> None:
     """Search hyperparameters (Ray Tune, ASHA early stopping), export the best artifact."""
-    if search not in ("grid", "evolutionary"):
-        raise ConfigError(f"--search must be grid or evolutionary, got {search!r}")
+    for what, value, valid in (("--search", search, jobs.args.SEARCHES),
+                               ("--objective", objective, jobs.args.OBJECTIVES)):  # fmt: skip
+        if value not in valid:
+            raise ConfigError(f"{what} must be {' or '.join(valid)}, got {value!r}")
     overrides = {k: yaml.safe_load(v) for k, v in parse_pairs(set_, "--set").items()}
     cfg = resolve_config(
         config,
@@ -82,28 +83,22 @@ def tune(
         {"training.epochs": epochs, "training.max_windows": max_windows, **overrides},
     )
     remote = ray_address is not None
-    args = [
-        "--data", jobs.job_path(data, remote),
-        "--search", search,
-        "--trials", str(trials),
-        "--out", jobs.job_path(out, remote),
-        "--objective", objective,
-        "--f1-weight", str(f1_weight),
-        "--concurrency", str(concurrency),
-        "--config-json", jobs.config_json(cfg),
-    ]  # fmt: skip
-    if store:
-        args += [
-            "--store",
-            store if remote or "://" in store else jobs.job_path(Path(store), remote),
-        ]
-    if name:
-        args += ["--name", name]
-    if promote:
-        args.append("--promote")
-    if val_clips:
-        args += ["--val-clips", val_clips]
-    job = jobs.JobSpec(f"{jobs.TRAINERS}.tune", args, parse_pairs(env, "--env"), python)
+    if store and not (remote or "://" in store):
+        store = jobs.job_path(Path(store), remote)
+    args = jobs.TuneArgs(
+        data=jobs.job_path(data, remote),
+        out=jobs.job_path(out, remote),
+        search=search,
+        trials=trials,
+        objective=objective,
+        f1_weight=f1_weight,
+        concurrency=concurrency,
+        store=store,
+        name=name,
+        promote=promote,
+        val_clips=val_clips,
+    )
+    job = jobs.tune_job(args, cfg, parse_pairs(env, "--env"), python)
     console.print(f"{search} search, {trials} trials -> {out}" + (f" on {ray_address}" * remote))
     code = jobs.run_job(job, ray_address, token_file=ray_token_file)
     if code:

@@ -68,6 +68,25 @@ def test_submit_streams_logs_and_propagates_exit(
     assert client.submitted["submission_id"].startswith("streamproc-tune-")
 
 
+def test_tune_options_are_declared_once() -> None:
+    """The trainer's parser is generated from TuneArgs: every value survives the trip."""
+    from trainers.search import SEARCHES
+
+    assert SEARCHES == jobs.args.SEARCHES
+    sent = jobs.TuneArgs(
+        data="/d", out="/o", search="evolutionary", trials=5, objective="label-free",
+        f1_weight=0.25, concurrency=3, store="s3://b/m", name="m", promote=True,
+        val_clips="01,02",
+    )  # fmt: skip
+    ns = tune_parser().parse_args(jobs.job_argv(sent))
+    assert jobs.TuneArgs(**{k: getattr(ns, k) for k in vars(sent)}) == sent
+    defaults = tune_parser().parse_args(["--data", "/d", "--out", "/o"])
+    assert jobs.TuneArgs(**{k: getattr(defaults, k) for k in vars(sent)}) == jobs.TuneArgs(
+        "/d", "/o"
+    )
+    assert jobs.job_argv(jobs.TuneArgs("/d", "/o"))[:4] == ["--data", "/d", "--out", "/o"]
+
+
 def test_refused_token_names_the_fix() -> None:
     from ray.exceptions import AuthenticationError
 

@@ -1,4 +1,4 @@
-"""Jobs: the ``trainers`` entry points run on a Ray cluster or as a local process.
+"""Running a job: the ``trainers`` entry points on a Ray cluster or as a local process.
 
 One job API for the CLI (``streamproc train --ray-address``, ``streamproc tune``) and
 for whoever else submits work (tests, scripts). streamproc never imports ``trainers``
@@ -35,6 +35,7 @@ from typing import Any
 
 from streamproc.config import StreamprocConfig
 from streamproc.errors import ConfigError, StreamprocError
+from streamproc.jobs.args import TuneArgs, job_argv
 from streamproc.model.artifact import MODEL_SECTIONS
 from streamproc.ray_cluster import TOKEN_FIX, auth_headers, cluster_token
 
@@ -174,3 +175,11 @@ def training_job(cfg: StreamprocConfig, data: Path, out: Path, remote: bool) -> 
     """``trainers.train``: data-parallel Ray Train."""
     args = ["--data", job_path(data, remote), "--out", job_path(out, remote)]
     return JobSpec(f"{TRAINERS}.train", [*args, "--config-json", config_json(cfg)])
+
+
+def tune_job(
+    args: TuneArgs, cfg: StreamprocConfig, env: dict[str, str], python: str = "python"
+) -> JobSpec:
+    """``trainers.tune``: a hyperparameter search with ``cfg`` as the base config."""
+    argv = [*job_argv(args), "--config-json", config_json(cfg)]
+    return JobSpec(f"{TRAINERS}.tune", argv, env, python)
