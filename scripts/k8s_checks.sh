@@ -20,6 +20,9 @@ shopt -s nullglob
 exec 2>&1  # one stream, in order, for CI logs
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 ROOT=$(pwd)
+# The config and serve checks import streamproc: this checkout's, even when the venv's
+# editable install points at another worktree.
+export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 
 CHART=helm/streamproc
 UPDATE=0

@@ -26,7 +26,7 @@ from streamproc.metrics import serve_metrics
 from streamproc.model.artifact import Artifact, load_artifact
 from streamproc.runtime.ingest import Ingest
 from streamproc.runtime.worker import StreamWorker
-from streamproc.serving.client import LocalScorer, ScorerClient, ServeScorer
+from streamproc.serving.client import HttpScorer, LocalScorer, ScorerClient, ServeScorer
 from streamproc.serving.scorer import ScoringService
 from streamproc.threshold import make_store
 from streamproc.threshold.base import StateStore
@@ -54,7 +54,10 @@ def make_scorer(cfg: StreamprocConfig, artifact: Path) -> ScorerClient:
         return LocalScorer(
             ScoringService(artifact, cfg.serving.device, cfg.serving.frame_cache_frames)
         )
-    from streamproc.serving.launch import ensure_ray, launch
+    if cfg.serving.mode == "http":  # the app runs on the cluster already (the chart's)
+        return HttpScorer(str(cfg.serving.url), cfg.serving.request_timeout_s)
+    from streamproc.ray_cluster import ensure_ray
+    from streamproc.serving.launch import launch
 
     if cfg.serving.deploy:
         launch(cfg.serving, artifact)

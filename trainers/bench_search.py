@@ -24,10 +24,11 @@ import torch
 
 from streamproc.config import StreamprocConfig
 from streamproc.model.artifact import load_artifact
+from streamproc.ray_cluster import ensure_ray
 from streamproc.training.epochs import epochs_for
 from trainers.data import SearchData
 from trainers.objective import evaluate
-from trainers.options import EXIT_OK, add_config_args, config_from_args, ensure_ray, main_guard
+from trainers.options import EXIT_OK, add_config_args, config_from_args, main_guard
 from trainers.search import SEARCHES, SearchSpec, load_data, run_search
 from trainers.space import SPACE, base_point
 from trainers.trial import TrialSettings, run_trial

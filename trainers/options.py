@@ -1,11 +1,11 @@
 """What every ``python -m trainers.X`` entry point shares: the base config from a file,
-inline JSON or ``--set`` overrides, connecting to Ray, and the exit codes."""
+inline JSON or ``--set`` overrides, the Ray options (connecting goes through
+``streamproc.ray_cluster.ensure_ray``, as every streamproc process does), exit codes."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +16,7 @@ import yaml
 from streamproc.config import StreamprocConfig, apply_overrides, config_from_dict, load_config
 from streamproc.errors import ConfigError, DataError, StreamprocError
 from streamproc.model.registry import get_entry
+from streamproc.ray_cluster import ensure_ray
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -79,24 +80,22 @@ def existing(path: str, what: str = "--data") -> Path:
     return p
 
 
-def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
-    """Connect to ``address``, else to the cluster a Ray job runs on (``RAY_ADDRESS``, set
-    by the Jobs API), else start a private local Ray. Never ``ray.init()`` bare: that
-    joins whatever cluster was started last on this machine."""
-    import ray
+def add_ray_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("Ray")
+    g.add_argument(
+        "--ray-address", default=None, help="Ray to use (default: the job's, or a private local)."
+    )
+    g.add_argument(
+        "--ray-token-file",
+        default=None,
+        help="The cluster's auth token (default: RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH, "
+        "~/.ray/auth_token).",
+    )
 
-    if ray.is_initialized():
-        return
-    target = address or os.environ.get("RAY_ADDRESS")
-    if target:
-        ray.init(address=target, log_to_driver=False)
-    else:
-        ray.init(
-            address="local",
-            num_cpus=num_cpus or os.cpu_count(),
-            include_dashboard=False,
-            log_to_driver=False,
-        )
+
+def connect_ray(ns: argparse.Namespace, num_cpus: int | None = None) -> None:
+    """``streamproc.ray_cluster.ensure_ray`` with the ``add_ray_args`` options."""
+    ensure_ray(ns.ray_address, num_cpus, ns.ray_token_file)
 
 
 def main_guard(fn: Callable[[], int]) -> None:

@@ -9,7 +9,7 @@ into a model store with the results table and the objective plot.
     OUT/best/                       the best trial's artifact
     OUT/ray/                        Tune's experiment folder (trial checkpoints)
 
-The caller connects Ray first (``trainers.options.ensure_ray``).
+The caller connects Ray first (``streamproc.ray_cluster.ensure_ray``).
 """
 
 from __future__ import annotations

@@ -20,8 +20,9 @@ from trainers.distributed import train_distributed
 from trainers.options import (
     EXIT_OK,
     add_config_args,
+    add_ray_args,
     config_from_args,
-    ensure_ray,
+    connect_ray,
     existing,
     main_guard,
 )
@@ -38,7 +39,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None, help="Override training.seed.")
     p.add_argument("--max-windows", type=int, default=None, help="Cap training windows.")
     p.add_argument("--store", default=None, help="Also export the artifact into this store.")
-    p.add_argument("--ray-address", default=None, help="Ray to use (default: the job's, or local).")
+    add_ray_args(p)
     add_config_args(p)
     return p
 
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         },
     )
     data = existing(ns.data)
-    ensure_ray(ns.ray_address)
+    connect_ray(ns)
     workers, gpu = auto_workers(ns.workers, ns.gpu)
     out = Path(ns.out).expanduser()
     result = train_distributed(cfg, data, out, workers, gpu)

@@ -15,41 +15,30 @@ import sys
 from pathlib import Path
 
 from streamproc.errors import ConfigError
+from streamproc.jobs import TuneArgs, add_job_args
 from trainers.options import (
     EXIT_FAILED,
     EXIT_OK,
     add_config_args,
+    add_ray_args,
     config_from_args,
-    ensure_ray,
+    connect_ray,
     existing,
     main_guard,
 )
-from trainers.search import SEARCHES, SearchFailedError, SearchSpec, run_search
+from trainers.search import SearchFailedError, SearchSpec, run_search
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m trainers.tune", description=__doc__.split("\n")[0])
-    p.add_argument("--data", required=True, help="Dataset root (train/, test/, test_labels.json).")
-    p.add_argument("--search", choices=SEARCHES, default="grid")
-    p.add_argument("--trials", type=int, default=8, help="Trials (grid: at most this many points).")
-    p.add_argument("--out", required=True, help="Results folder.")
-    p.add_argument("--store", default=None, help="Model store dir or fsspec URI (OUT/store).")
-    p.add_argument("--name", default=None, help="Model name in the store (the model's name).")
-    p.add_argument("--promote", action="store_true", help="Make the best the current version.")
+    add_job_args(p, TuneArgs)  # the options `streamproc tune` sends, declared once
     p.add_argument("--epochs", type=int, default=None, help="Override training.epochs (max_t).")
     p.add_argument("--max-windows", type=int, default=None, help="Cap training windows.")
-    p.add_argument(
-        "--objective", choices=("auto", "auc", "label-free"), default="auto",
-        help="auto = auc when DIR has test labels, else label-free.",
-    )  # fmt: skip
-    p.add_argument("--f1-weight", type=float, default=0.0, help="Weight of val F1 (0..1).")
     p.add_argument("--val-fraction", type=float, default=0.25, help="Test clips for validation.")
-    p.add_argument("--val-clips", default=None, help="Comma-separated validation clip names.")
-    p.add_argument("--concurrency", type=int, default=2, help="Trials running at once.")
     p.add_argument("--cpus-per-trial", type=int, default=1)
     p.add_argument("--grace-period", type=int, default=1, help="ASHA: epochs before stopping.")
     p.add_argument("--seed", type=int, default=0, help="Seed of the evolutionary sampler.")
-    p.add_argument("--ray-address", default=None, help="Ray to use (default: the job's, or local).")
+    add_ray_args(p)
     add_config_args(p)
     return p
 
@@ -79,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         grace_period=ns.grace_period,
         seed=ns.seed,
     )
-    ensure_ray(ns.ray_address)
+    connect_ray(ns)
     try:
         outcome = run_search(spec, log=lambda s: print(s, flush=True))
     except SearchFailedError as err:

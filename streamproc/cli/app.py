@@ -6,10 +6,10 @@ import typer
 
 from streamproc.cli import alerts_cmd, bench, camera_cmd, config_cmd, serve_cmd
 from streamproc.cli.evaluate import evaluate
-from streamproc.cli.jobs import app as jobs_app
 from streamproc.cli.roles import ingest, worker
 from streamproc.cli.run import run
 from streamproc.cli.train import train
+from streamproc.cli.tune import app as tune_app
 from streamproc.model.registry import MODELS
 from streamproc.redaction import redact_logs
 
@@ -30,7 +30,7 @@ app.add_typer(camera_cmd.app, name="camera")
 app.add_typer(alerts_cmd.app, name="alerts")
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(bench.app, name="bench")
-app.add_typer(jobs_app)  # `tune` and the `model` group (streamproc/cli/jobs.py)
+app.add_typer(tune_app)  # `tune` and the `model` group (streamproc/cli/tune.py)
 
 
 @app.command("models")

@@ -7,8 +7,8 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from streamproc import jobs
 from streamproc.cli.common import console, friendly_errors, resolve_config
-from streamproc.cli.jobs import submit_training
 from streamproc.training import train as run_training
 
 
@@ -33,6 +33,9 @@ def train(
     ray_address: str | None = typer.Option(
         None, "--ray-address", help="Run as a Ray Train job on this cluster (http://HEAD:8265)."
     ),
+    ray_token_file: Path | None = typer.Option(
+        None, "--ray-token-file", help="The cluster's auth token (default: RAY_AUTH_TOKEN...)."
+    ),
 ) -> None:
     """Train on DIR/train, calibrate on held-out clips, write the artifact to --out.
 
@@ -48,7 +51,8 @@ def train(
         },
     )
     if ray_address:
-        raise typer.Exit(submit_training(ray_address, cfg, data, out))
+        job = jobs.training_job(cfg, data, out, remote=True)
+        raise typer.Exit(jobs.run_job(job, ray_address, token_file=ray_token_file))
     console.print(f"training [bold]{cfg.model.name}[/] on {data} -> {out}")
     with Progress(
         TextColumn("{task.description}"),

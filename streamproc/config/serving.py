@@ -18,10 +18,21 @@ class AutoscalingConfig(StrictModel):
 
 
 class ServingConfig(StrictModel):
-    mode: Literal["serve", "local"] = Field(
+    mode: Literal["serve", "http", "local"] = Field(
         "serve",
-        description="'serve' = Ray Serve deployment (local Ray or --ray-address); "
-        "'local' = score in the worker process (no Ray; for debugging).",
+        description="'serve' = Ray Serve deployment through a handle (local Ray or "
+        "ray_address); 'http' = the running Serve app's HTTP route at `url` (no Ray in the "
+        "worker); 'local' = score in the worker process (no Ray; for debugging).",
+    )
+    url: str | None = Field(
+        None,
+        description="mode 'http': the Serve HTTP route, e.g. "
+        "http://RELEASE-serve-svc:8000/streamproc (Serve's port and `route_prefix`).",
+    )
+    route_prefix: str | None = Field(
+        "/streamproc",
+        description="Route of the Serve app on Serve's HTTP proxy (what mode 'http' calls); "
+        "None = no HTTP route, handles only.",
     )
     app_name: str = Field("streamproc", description="Serve application name.")
     deployment_name: str = Field("AnomalyScorer", description="Serve deployment name.")
@@ -72,6 +83,17 @@ class ServingConfig(StrictModel):
     heatmaps: bool = Field(
         True, description="Attach a small heatmap thumbnail to windows that may alert."
     )
+
+    @model_validator(mode="after")
+    def _http_url(self) -> ServingConfig:
+        if self.mode == "http" and not (self.url or "").startswith(("http://", "https://")):
+            raise ValueError(
+                f"serving.mode is 'http' but serving.url is {self.url!r}; expected the Serve "
+                "route, e.g. http://RELEASE-serve-svc:8000/streamproc"
+            )
+        if self.route_prefix is not None and not self.route_prefix.startswith("/"):
+            raise ValueError(f"serving.route_prefix must start with '/', got {self.route_prefix!r}")
+        return self
 
     @model_validator(mode="after")
     def _gpu_device(self) -> ServingConfig:

@@ -80,7 +80,7 @@ def serve_config(cfg: ServingConfig, artifact: str) -> dict[str, Any]:
         "applications": [
             {
                 "name": cfg.app_name,
-                "route_prefix": None,
+                "route_prefix": cfg.route_prefix,
                 "import_path": IMPORT_PATH,
                 "args": {
                     "artifact": artifact,

@@ -1,17 +1,27 @@
-"""How a stream worker reaches the model: one protocol, two peers.
+"""How a stream worker reaches the model: one protocol, three peers.
 
 ``submit`` hands a batch of windows over and returns at once with a ``PendingScores``, so a
 worker can fetch its next batch while the model works; ``result()`` waits for the scores.
 ``ServeScorer`` calls the Ray Serve deployment through a DeploymentHandle, a batch in one
 call (``score_many``; the replica cuts it into model batches); ``LocalScorer`` runs the
 same ``ScoringService`` in the worker process (synchronously: nothing overlaps there).
+``HttpScorer`` POSTs the batch to the Serve app's HTTP route (``serving.http_codec``
+format, standard library only), so a worker needs neither Ray nor Ray Client; a call
+runs on a small thread pool so it overlaps like a handle's.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import urllib.error
+import urllib.request
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
 
+from streamproc.errors import StreamprocError
+from streamproc.ray_cluster import auth_headers, cluster_token
+from streamproc.serving.http_codec import CONTENT_TYPE, decode_results, encode_batch
 from streamproc.serving.scorer import ScoreRequest, ScoreResult, ScoringService
 
 log = logging.getLogger("streamproc.serving.client")
@@ -80,3 +90,69 @@ class ServeScorer:
 
     def version(self) -> str:
         return str(self.handle.version.remote().result(timeout_s=self.timeout_s))
+
+
+class ScoringUnavailableError(StreamprocError):
+    """The Serve HTTP route could not be reached or refused the request."""
+
+
+class _HttpResponse:
+    def __init__(self, future: Future[list[ScoreResult]]) -> None:
+        self._future = future
+
+    def result(self) -> list[ScoreResult]:
+        return self._future.result()
+
+
+class HttpScorer:
+    """The Serve app's HTTP route. ``token`` (default: the Ray auth token this process
+    has, see ``streamproc.ray_cluster.cluster_token``) goes in ``Authorization``."""
+
+    def __init__(
+        self,
+        url: str,
+        timeout_s: float = 60.0,
+        token: str | None = None,
+        max_in_flight: int = 2,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.timeout_s = timeout_s
+        self.headers = auth_headers(token if token is not None else cluster_token())
+        self._pool = ThreadPoolExecutor(max_in_flight, thread_name_prefix="http-scorer")
+
+    def _call(self, path: str, body: bytes | None) -> bytes:
+        headers = {**self.headers, **({"Content-Type": CONTENT_TYPE} if body else {})}
+        req = urllib.request.Request(self.url + path, body, headers)
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
+                return bytes(resp.read())
+        except urllib.error.HTTPError as err:
+            detail = err.read()[:500].decode(errors="replace")
+            hint = (
+                "; the route needs the cluster's Ray auth token (RAY_AUTH_TOKEN or "
+                "RAY_AUTH_TOKEN_PATH in the worker's environment)"
+                if err.code in (401, 403)
+                else ""
+            )
+            raise ScoringUnavailableError(
+                f"Serve route {self.url + path} answered HTTP {err.code}: {detail}{hint}"
+            ) from None
+        except (urllib.error.URLError, TimeoutError, OSError) as err:
+            reason = getattr(err, "reason", err)
+            raise ScoringUnavailableError(
+                f"cannot reach the Serve route {self.url + path} ({reason}) within "
+                f"{self.timeout_s:g} s; check serving.url, that the Serve service resolves "
+                "and that the app is RUNNING (`serve status` on the head)"
+            ) from None
+
+    def _score(self, requests: list[ScoreRequest]) -> list[ScoreResult]:
+        return decode_results(self._call("", encode_batch(requests)))
+
+    def submit(self, requests: list[ScoreRequest]) -> PendingScores:
+        return _HttpResponse(self._pool.submit(self._score, requests))
+
+    def version(self) -> str:
+        return str(json.loads(self._call("/version", None))["version"])
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)

@@ -1,9 +1,14 @@
 """The Ray Serve deployment: a thin shell around ``ScoringService``.
 
-Two ways in, both dynamically batched by ``@serve.batch``: ``score`` takes one window;
+Three ways in, all dynamically batched by ``@serve.batch``: ``score`` takes one window;
 ``score_many`` takes a stream worker's whole poll (windows of many cameras) in one call,
 which saves the per-call cost of Ray (routing, serialisation) for every window; calls of
 several workers are merged and cut into model batches of ``max_batch_size`` windows.
+HTTP (``__call__``, at the app's route prefix, through Serve's proxy): ``POST`` a batch
+in the ``serving.http_codec`` format, get JSON scores (``score_many`` underneath);
+``GET .../version``. When the replica was given a Ray auth token (``RAY_AUTH_TOKEN``,
+as the chart sets it) a request must carry ``Authorization: Bearer <token>``: Serve's
+proxy itself does not check Ray's token.
 A new model version is rolled out with ``reconfigure`` (``user_config: {artifact: DIR}``):
 the new artifact is loaded beside the old one and swapped in, so requests already running
 finish on the model they started with.
@@ -11,12 +16,16 @@ finish on the model they started with.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import torch
 from ray import serve
 
+from streamproc.ray_cluster import configured_token
+from streamproc.serving.http_codec import decode_batch, encode_results
 from streamproc.serving.scorer import ScoreRequest, ScoreResult, ScoringService
+from streamproc.transport.wire import WireError
 
 
 @serve.deployment(name="AnomalyScorer")
@@ -36,6 +45,7 @@ class AnomalyScorer:
         self.score_many.set_batch_wait_timeout_s(batch_wait_timeout_s)  # type: ignore[attr-defined]
         self.score.set_max_batch_size(max_batch_size)  # type: ignore[attr-defined]
         self.score.set_batch_wait_timeout_s(batch_wait_timeout_s)  # type: ignore[attr-defined]
+        self.token = configured_token()
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
         artifact = user_config.get("artifact")
@@ -58,6 +68,25 @@ class AnomalyScorer:
             out.append(results[at : at + len(call)])
             at += len(call)
         return out
+
+    async def __call__(self, request: Any) -> Any:
+        from starlette.responses import Response
+
+        def reply(body: dict[str, Any], status: int) -> Response:
+            return Response(json.dumps(body), status, media_type="application/json")
+
+        if self.token and request.headers.get("authorization") != f"Bearer {self.token}":
+            return reply({"error": "missing or wrong 'Authorization: Bearer <token>'"}, 401)
+        if request.method == "GET" and request.url.path.rstrip("/").endswith("/version"):
+            return reply({"version": self.service.version}, 200)
+        if request.method != "POST":
+            return reply({"error": "POST a batch, or GET .../version"}, 405)
+        try:
+            requests = decode_batch(await request.body())
+        except WireError as err:
+            return reply({"error": str(err)}, 400)
+        results = await self.score_many(requests)
+        return Response(encode_results(results), media_type="application/json")
 
     def version(self) -> str:
         return self.service.version

@@ -7,44 +7,15 @@ On Kubernetes the RayService runs the same application from the Serve config fil
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
 from streamproc.config.serving import ServingConfig
 from streamproc.errors import StreamprocError
+from streamproc.ray_cluster import ensure_ray
 from streamproc.serving.app import AppArgs, bind_scorer, deployment_options
 
 log = logging.getLogger("streamproc.serving")
-
-
-def ensure_ray(address: str | None, num_cpus: int | None = None) -> None:
-    import ray
-
-    if ray.is_initialized():
-        return
-    try:
-        if address:
-            ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
-        else:
-            # address="local": always a fresh instance of our own, never a cluster some
-            # other process started on this machine (Ray would otherwise join it).
-            # worker_niceness 0: Ray runs its workers at nice 15 by default, so on one
-            # machine the scoring replica (the pipeline's bottleneck) would yield the CPU
-            # to this process's camera and worker threads.
-            ray.init(
-                address="local",
-                num_cpus=num_cpus or os.cpu_count(),
-                include_dashboard=False,
-                ignore_reinit_error=True,
-                log_to_driver=False,
-                _system_config={"worker_niceness": 0},
-            )
-    except ConnectionError as err:
-        raise StreamprocError(
-            f"cannot reach the Ray cluster at {address!r}: {err}; check serving.ray_address "
-            "(or --ray-address) and that `ray status` works there"
-        ) from None
 
 
 def launch(cfg: ServingConfig, artifact: str | Path) -> Any:
@@ -67,7 +38,9 @@ def launch(cfg: ServingConfig, artifact: str | Path) -> Any:
             # Workers call the app through handles only: no HTTP proxy, so a local Ray
             # never fights another process for port 8000.
             serve.start(proxy_location="Disabled")
-        return serve.run(app, name=cfg.app_name, route_prefix=None)
+        # On a cluster keep the app's HTTP route (the chart's workers use it, mode http).
+        route = cfg.route_prefix if cfg.ray_address else None
+        return serve.run(app, name=cfg.app_name, route_prefix=route)
     except Exception as err:  # Ray's errors are long; say what failed and what to check
         raise StreamprocError(
             f"could not deploy the Serve app {cfg.app_name!r} with artifact {artifact}: "

@@ -1,4 +1,4 @@
-"""Submission plumbing of streamproc/cli/jobs.py without a Ray cluster (a fake Jobs
+"""Submission plumbing of streamproc/jobs.py without a Ray cluster (a fake Jobs
 client stands in; the real one is exercised in test_trainers_ray.py)."""
 
 import json
@@ -10,9 +10,9 @@ import pytest
 from ray.job_submission import JobStatus
 from typer.testing import CliRunner
 
-from streamproc.cli import jobs
+from streamproc import jobs
 from streamproc.cli.app import app
-from streamproc.errors import ConfigError
+from streamproc.errors import ConfigError, StreamprocError
 from trainers.tune import parser as tune_parser
 
 runner = CliRunner()
@@ -68,6 +68,40 @@ def test_submit_streams_logs_and_propagates_exit(
     assert client.submitted["submission_id"].startswith("streamproc-tune-")
 
 
+def test_tune_options_are_declared_once() -> None:
+    """The trainer's parser is generated from TuneArgs: every value survives the trip."""
+    from trainers.search import SEARCHES
+
+    assert SEARCHES == jobs.args.SEARCHES
+    sent = jobs.TuneArgs(
+        data="/d", out="/o", search="evolutionary", trials=5, objective="label-free",
+        f1_weight=0.25, concurrency=3, store="s3://b/m", name="m", promote=True,
+        val_clips="01,02",
+    )  # fmt: skip
+    ns = tune_parser().parse_args(jobs.job_argv(sent))
+    assert jobs.TuneArgs(**{k: getattr(ns, k) for k in vars(sent)}) == sent
+    defaults = tune_parser().parse_args(["--data", "/d", "--out", "/o"])
+    assert jobs.TuneArgs(**{k: getattr(defaults, k) for k in vars(sent)}) == jobs.TuneArgs(
+        "/d", "/o"
+    )
+    assert jobs.job_argv(jobs.TuneArgs("/d", "/o"))[:4] == ["--data", "/d", "--out", "/o"]
+
+
+def test_refused_token_names_the_fix() -> None:
+    from ray.exceptions import AuthenticationError
+
+    class Refusing(FakeClient):
+        def submit_job(self, **kw: Any) -> str:
+            raise AuthenticationError("Authentication required: Unauthorized\n\nmore")
+
+    with pytest.raises(StreamprocError, match="RAY_AUTH_TOKEN") as err:
+        jobs.submit_job("http://head:8265", jobs.JobSpec("trainers.tune", []), print,
+                        Refusing(JobStatus.FAILED))  # fmt: skip
+    assert "requires token authentication" in str(err.value) and "--ray-token-file" in str(
+        err.value
+    )
+
+
 def test_dashboard_address_is_checked() -> None:
     with pytest.raises(ConfigError, match="dashboard URL"):
         jobs.submit_job("127.0.0.1:6379", jobs.JobSpec("trainers.tune", []), print)
@@ -80,7 +114,9 @@ def test_local_run_propagates_the_exit_code(tmp_path: Path) -> None:
 
 def test_tune_cli_builds_the_job(monkeypatch: pytest.MonkeyPatch, tiny_yaml: Path) -> None:
     seen: list[tuple[jobs.JobSpec, str | None]] = []
-    monkeypatch.setattr(jobs, "run_job", lambda job, addr, echo=None: seen.append((job, addr)) or 3)
+    monkeypatch.setattr(
+        jobs, "run_job", lambda job, addr, echo=None, token_file=None: seen.append((job, addr)) or 3
+    )
     args = ["tune", "--data", "/data", "--search", "evolutionary", "--trials", "5", "--out", "o"]
     args += ["--config", str(tiny_yaml), "--set", "training.epochs=3", "--env", "A=1"]
     res = runner.invoke(app, [*args, "--ray-address", "http://head:8265"])
@@ -101,7 +137,9 @@ def test_tune_cli_builds_the_job(monkeypatch: pytest.MonkeyPatch, tiny_yaml: Pat
 
 def test_train_with_ray_address_submits(monkeypatch: pytest.MonkeyPatch, tiny_yaml: Path) -> None:
     seen: list[jobs.JobSpec] = []
-    monkeypatch.setattr(jobs, "run_job", lambda job, addr, echo=None: seen.append(job) or 0)
+    monkeypatch.setattr(
+        jobs, "run_job", lambda job, addr, echo=None, token_file=None: seen.append(job) or 0
+    )
     args = ["train", "--data", "/data", "--out", "/art", "--config", str(tiny_yaml)]
     res = runner.invoke(app, [*args, "--epochs", "1", "--ray-address", "http://head:8265"])
     assert res.exit_code == 0, res.output

@@ -1,25 +1,14 @@
 """Acceptance: a real Ray cluster, searches and training submitted through the Jobs API,
 the best artifact exported, loaded and scoring, and a promotion hot-swapping Serve.
 
-The cluster belongs to this module: ``ray start --head`` in a new session, on free ports,
-with a unique temp dir. Teardown kills that session's process group (and anything below
-it or naming the temp dir), never ``ray stop``, which stops every Ray on the machine.
+The cluster belongs to this module (``tests.ray_head``: its own session, ports and temp
+dir, torn down without ``ray stop``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -32,93 +21,18 @@ from streamproc.model.artifact import load_artifact
 from streamproc.model.store import ModelStore
 from streamproc.training import train
 from tests.helpers import tiny_config
+from tests.ray_head import Cluster, ray_head
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 runner = CliRunner()
-BIN = Path(sys.executable).parent
-
-
-@dataclass(frozen=True)
-class Cluster:
-    gcs: str  # for ray.init
-    dashboard: str  # for the Jobs API
-
-
-def free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
-def _procs() -> dict[int, tuple[int, int, str]]:
-    """pid -> (ppid, pgid, cmdline) of every process we can read."""
-    out = {}
-    for d in Path("/proc").iterdir():
-        if not d.name.isdigit():
-            continue
-        try:
-            stat = (d / "stat").read_text()
-            fields = stat[stat.rindex(")") + 2 :].split()
-            cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        out[int(d.name)] = (int(fields[1]), int(fields[2]), cmd)
-    return out
-
-
-def _ours(pgid: int, temp: Path) -> set[int]:
-    procs = _procs()
-    mine = {p for p, (_, g, cmd) in procs.items() if g == pgid or str(temp) in cmd}
-    grew = True
-    while grew:  # and everything started below them (workers, job drivers)
-        more = {p for p, (pp, _, _) in procs.items() if pp in mine} - mine
-        mine |= more
-        grew = bool(more)
-    mine.discard(os.getpid())
-    return mine
-
-
-def _kill(pgid: int, temp: Path) -> None:
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        for pid in _ours(pgid, temp):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, sig)
-        deadline = time.monotonic() + (3 if sig == signal.SIGTERM else 10)
-        while _ours(pgid, temp) and time.monotonic() < deadline:
-            time.sleep(0.3)
 
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
-    if not (BIN / "ray").exists():
-        pytest.skip(f"no `ray` executable beside {sys.executable}")
-    temp = Path(tempfile.mkdtemp(prefix="sp-ray-", dir="/tmp"))  # short: socket paths
-    gcs, dash, client, nm, om, al, ag, rt, me = free_ports(9)
-    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    env["PATH"] = f"{BIN}:{env.get('PATH', '')}"  # job entrypoints' `python` = this venv
-    # A throwaway cluster on 127.0.0.1: no token, so the test never handles credentials.
-    env["RAY_AUTH_MODE"] = "disabled"
-    cmd = [str(BIN / "ray"), "start", "--head", "--num-cpus", "4", "--disable-usage-stats",
-           "--temp-dir", str(temp), "--node-ip-address", "127.0.0.1", "--port", str(gcs),
-           "--include-dashboard", "true", "--dashboard-host", "127.0.0.1",
-           "--dashboard-port", str(dash), "--ray-client-server-port", str(client),
-           "--node-manager-port", str(nm), "--object-manager-port", str(om),
-           "--dashboard-agent-listen-port", str(al), "--dashboard-agent-grpc-port", str(ag),
-           "--runtime-env-agent-port", str(rt), "--metrics-export-port", str(me)]  # fmt: skip
-    proc = subprocess.Popen(
-        cmd, env=env, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-    try:
-        out, _ = proc.communicate(timeout=180)
-        assert proc.returncode == 0, out.decode(errors="replace")[-3000:]
-        yield Cluster(f"127.0.0.1:{gcs}", f"http://127.0.0.1:{dash}")
-    finally:
-        _kill(proc.pid, temp)  # the new session's group id is the pid of `ray start`
-        shutil.rmtree(temp, ignore_errors=True)
+    # A throwaway cluster on 127.0.0.1: no token, so the test never handles credentials
+    # (tests/ray/test_ray_auth.py covers token authentication).
+    with ray_head(4, {"RAY_AUTH_MODE": "disabled"}) as head:
+        yield head
 
 
 def _scores(path: str | Path) -> np.ndarray:

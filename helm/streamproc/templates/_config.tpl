@@ -37,7 +37,16 @@ env vars as ${NAME}; the streamproc config loader expands them when it reads the
 
 {{/* config.yaml of the ConfigMap: .Values.config with the chart-owned keys set. */}}
 {{- define "streamproc.config" -}}
-{{- $serving := dict "mode" "serve" "deploy" false "artifact" .Values.models.artifact "ray_address" (include "streamproc.rayAddress" .) }}
+{{- $serving := dict "deploy" false "artifact" .Values.models.artifact }}
+{{- if eq .Values.worker.scoring "http" }}
+{{- $_ := set $serving "mode" "http" }}
+{{- $_ := set $serving "url" (include "streamproc.serveUrl" .) }}
+{{- else if eq .Values.worker.scoring "rayClient" }}
+{{- $_ := set $serving "mode" "serve" }}
+{{- $_ := set $serving "ray_address" (include "streamproc.rayAddress" .) }}
+{{- else }}
+{{- fail (printf "worker.scoring must be http or rayClient, got %q" .Values.worker.scoring) }}
+{{- end }}
 {{- $owned := dict
   "transport" (include "streamproc.transport" . | fromYaml)
   "state" (include "streamproc.state" . | fromYaml)
@@ -60,7 +69,7 @@ http_options:
   port: 8000
 applications:
   - name: {{ $s.app_name | toJson }}
-    route_prefix: null
+    route_prefix: {{ $s.route_prefix | toJson }}
     import_path: streamproc.serving.app:build_app
     args:
       artifact: {{ .Values.models.bootArtifact | default .Values.models.artifact | toJson }}

@@ -60,6 +60,34 @@ RayCluster across upgrades). */}}
 ray://{{ include "streamproc.fullname" . }}-head-svc:10001
 {{- end }}
 
+{{/* The Serve HTTP route of the RayService's app (KubeRay's serve Service, which
+follows the active RayCluster and only lists ready Serve proxies). */}}
+{{- define "streamproc.serveUrl" -}}
+http://{{ include "streamproc.fullname" . }}-serve-svc:8000{{ .Values.config.serving.route_prefix }}
+{{- end }}
+
+{{/* The Secret holding the Ray auth token under key `auth_token` (KubeRay's key). */}}
+{{- define "streamproc.rayAuthSecret" -}}
+{{- default (printf "%s-ray-auth" (include "streamproc.fullname" .)) .Values.rayAuth.existingSecret }}
+{{- end }}
+
+{{/* `authOptions` of a Ray cluster spec (KubeRay >= 1.5.1): the operator sets
+RAY_AUTH_MODE=token and RAY_AUTH_TOKEN from the Secret in every Ray container, and
+its own requests (Serve status, job submission) carry the token. */}}
+{{- define "streamproc.rayAuthOptions" -}}
+{{- if .Values.rayAuth.enabled }}
+authOptions:
+  mode: token
+  secretName: {{ include "streamproc.rayAuthSecret" . }}
+{{- end }}
+{{- end }}
+
+{{/* Selector of every pod of this release (streamproc and Ray pods alike). */}}
+{{- define "streamproc.releasePods" -}}
+app.kubernetes.io/name: {{ include "streamproc.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
 {{- define "streamproc.modelsClaim" -}}
 {{- default (printf "%s-models" (include "streamproc.fullname" .)) .Values.models.pvc.existingClaim }}
 {{- end }}

@@ -23,10 +23,25 @@
 {{- end }}
 {{- end }}
 
+{{/* The Ray auth token for streamproc containers that talk to Ray or the Serve route
+(workers); Ray containers get it from KubeRay (authOptions). */}}
+{{- define "streamproc.rayAuthEnv" -}}
+{{- if .Values.rayAuth.enabled }}
+- name: RAY_AUTH_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "streamproc.rayAuthSecret" . }}
+      key: auth_token
+{{- end }}
+{{- end }}
+
 {{/* A container's `env:` block (secret env vars plus `extra`), or nothing.
-Call with (dict "ctx" $ "extra" LIST). */}}
+Call with (dict "ctx" $ "extra" LIST ["rayAuth" true]). */}}
 {{- define "streamproc.env" -}}
 {{- $env := trim (include "streamproc.secretEnv" .ctx) }}
+{{- if .rayAuth }}
+{{- $env = trim (printf "%s\n%s" $env (include "streamproc.rayAuthEnv" .ctx)) }}
+{{- end }}
 {{- if or $env .extra }}
 env:
   {{- with $env }}

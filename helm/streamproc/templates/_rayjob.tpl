@@ -19,10 +19,15 @@ metadata:
 spec:
   entrypoint: {{ $entrypoint | quote }}
   shutdownAfterJobFinishes: true
+  {{- if $ctx.Values.networkPolicy.ray.enabled }}
+  # The operator submits the job itself: a submitter pod would not pass the Ray policy.
+  submissionMode: HTTPMode
+  {{- end }}
   ttlSecondsAfterFinished: {{ $j.ttlSecondsAfterFinished }}
   activeDeadlineSeconds: {{ $j.activeDeadlineSeconds }}
   rayClusterSpec:
     rayVersion: {{ $ctx.Values.rayService.rayVersion | quote }}
+    {{- with include "streamproc.rayAuthOptions" $ctx | trim }}{{ . | nindent 4 }}{{ end }}
     headGroupSpec:
       rayStartParams:
         dashboard-host: 0.0.0.0
