@@ -35,13 +35,15 @@ class ScoringConfig(StrictModel):
         description="Input channels whose reconstruction error is scored ('motion' needs "
         "data.preprocess.motion other than 'none').",
     )
-    residual: Literal["squared", "excess"] = Field(
-        "excess",
+    residual: Literal["squared", "excess", "relative"] = Field(
+        "relative",
         description=(
             "Per-pixel error: 'squared' = (input - reconstruction)^2; 'excess' = "
-            "max(input - reconstruction, 0). With channels 'motion' and "
-            "model.predict_motion, 'excess' is the motion the appearance does not explain "
-            "(a bicycle faster than the walkers the network learned); a person who stops "
+            "max(input - reconstruction, 0); 'relative' = excess / (reconstruction + 0.1). "
+            "With channels 'motion' and model.predict_motion, 'excess' is the motion the "
+            "appearance does not explain (a bicycle faster than the walkers the network "
+            "learned) and 'relative' the same surplus as a fraction of the motion expected "
+            "there, so normal fast motion near the camera counts less; a person who stops "
             "is not scored."
         ),
     )

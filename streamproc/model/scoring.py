@@ -17,6 +17,10 @@ from streamproc.config.scoring import ScoringConfig
 from streamproc.model.base import AnomalyModel, ModelOutput
 
 EPS = 1e-6
+# 'relative' residual: the floor of the expected value, in channel units. On the motion
+# channel (speed x gain / 8 px per frame, saturating at 1) 0.1 is 0.2 px per frame at the
+# model's size, about half a walker's speed: below it, an excess counts as absolute.
+RELATIVE_FLOOR = 0.1
 
 
 def error_maps(
@@ -27,13 +31,19 @@ def error_maps(
 ) -> torch.Tensor:
     """Per-pixel error averaged over the selected channels: (B, C, T, H, W) -> (B, T, H, W).
     'squared': (x - recon)^2; 'excess': max(x - recon, 0), the part of the input above
-    its reconstruction (on a motion channel: more motion than the network expected)."""
+    its reconstruction (on a motion channel: more motion than the network expected);
+    'relative': the excess divided by what was expected (plus a floor), so the same
+    surplus counts less where fast motion is normal (walkers near the camera) than where
+    nothing should move fast (the far end of a walkway)."""
     diff = x[:, channels] - recon[:, channels]
     if diff.shape[1] == 0:
         raise ValueError(
             f"the scored channels select none of the input's {x.shape[1]} channel(s): "
             "scoring.channels 'motion' needs a motion channel (data.preprocess.motion)"
         )
+    if residual == "relative":
+        expected = recon[:, channels].clamp(min=0) + RELATIVE_FLOOR
+        return (diff.clamp(min=0) / expected).mean(dim=1)
     return residual_map(diff, residual)
 
 

@@ -166,3 +166,15 @@ def test_calibration_records_the_statistics_of_each_cue() -> None:
     assert all(sd > 0 for _, sd in cal.cue_stats.values())
     # Fused scores are z-scores: near 0 on normal footage, threshold a few std above.
     assert -1 < float(stats["mean"]) < 2 and float(stats["threshold"]) > float(stats["mean"])
+
+
+def test_relative_residual_weighs_a_surplus_by_the_motion_expected() -> None:
+    from streamproc.model.scoring import RELATIVE_FLOOR, error_maps
+
+    recon = torch.zeros((1, 1, 1, 2, 1))
+    recon[0, 0, 0, 0, 0] = 0.5  # fast motion is normal here (near the camera) ...
+    x = recon + 0.2  # ... and the same surplus everywhere
+    rel = error_maps(x, recon, residual="relative")[0, 0, :, 0]
+    assert torch.allclose(rel, torch.tensor([0.2 / (0.5 + RELATIVE_FLOOR), 0.2 / RELATIVE_FLOOR]))
+    slower = error_maps(recon - 0.1, recon, residual="relative")
+    assert slower.max() == 0  # less motion than expected is not scored
