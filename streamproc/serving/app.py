@@ -25,6 +25,7 @@ class AppArgs(BaseModel):
     max_batch_size: int = Field(16, ge=1)
     batch_wait_timeout_s: float = Field(0.01, ge=0)
     threads: int | None = Field(None, ge=1, description="torch CPU threads; None = Ray's.")
+    frame_cache_frames: int = Field(1024, ge=0, description="serving.frame_cache_frames.")
 
 
 def bind_scorer(args: AppArgs, options: dict[str, Any] | None = None) -> Application:
@@ -40,6 +41,7 @@ def bind_scorer(args: AppArgs, options: dict[str, Any] | None = None) -> Applica
             args.max_batch_size,
             args.batch_wait_timeout_s,
             args.threads,
+            args.frame_cache_frames,
         ),
     )
 
@@ -88,6 +90,7 @@ def serve_config(cfg: ServingConfig, artifact: str) -> dict[str, Any]:
                     "max_batch_size": cfg.max_batch_size,
                     "batch_wait_timeout_s": cfg.batch_wait_timeout_s,
                     "threads": cfg.threads,
+                    "frame_cache_frames": cfg.frame_cache_frames,
                 },
                 "deployments": [deployment],
             }

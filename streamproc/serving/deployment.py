@@ -37,10 +37,11 @@ class AnomalyScorer:
         max_batch_size: int = 16,
         batch_wait_timeout_s: float = 0.01,
         threads: int | None = None,
+        frame_cache_frames: int = 1024,
     ) -> None:
         if threads:
             torch.set_num_threads(threads)
-        self.service = ScoringService(artifact, device)
+        self.service = ScoringService(artifact, device, frame_cache_frames)
         self.max_batch_size = max_batch_size
         self.score_many.set_batch_wait_timeout_s(batch_wait_timeout_s)  # type: ignore[attr-defined]
         self.score.set_max_batch_size(max_batch_size)  # type: ignore[attr-defined]

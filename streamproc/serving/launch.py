@@ -29,6 +29,7 @@ def launch(cfg: ServingConfig, artifact: str | Path) -> Any:
         max_batch_size=cfg.max_batch_size,
         batch_wait_timeout_s=cfg.batch_wait_timeout_s,
         threads=cfg.threads,
+        frame_cache_frames=cfg.frame_cache_frames,
     )
     opts = deployment_options(cfg)
     app = bind_scorer(args, opts)

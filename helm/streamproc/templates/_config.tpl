@@ -77,6 +77,7 @@ applications:
       max_batch_size: {{ $s.max_batch_size | toJson }}
       batch_wait_timeout_s: {{ $s.batch_wait_timeout_s | toJson }}
       threads: {{ $s.threads | toJson }}
+      frame_cache_frames: {{ $s.frame_cache_frames | toJson }}
     deployments:
       - name: {{ $s.deployment_name | toJson }}
         max_ongoing_requests: {{ $s.max_ongoing_requests | toJson }}
