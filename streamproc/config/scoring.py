@@ -20,13 +20,15 @@ class ScoringConfig(StrictModel):
         ),
     )
     fusion: Literal["none", "max-z"] = Field(
-        "max-z",
+        "none",
         description=(
-            "'max-z': two cues, appearance (squared error of the appearance channels) and "
-            "motion (the `residual` of the motion channel), each pooled by `method`, "
-            "standardised by its own statistics on held-out normal footage and fused by "
-            "their maximum, so a scene where one cue is normally high does not drown the "
-            "other; 'none': one score of the `channels` named below."
+            "'none': one score of the `channels` named below. 'max-z': two cues, "
+            "appearance (squared error of the appearance channels) and motion (the "
+            "`residual` of the motion channel), each pooled by `method`, standardised by "
+            "its own statistics on held-out normal footage and fused by their maximum, so "
+            "a scene where one cue is normally high does not drown the other. Not the "
+            "default: with attention-ae's appearance cue it scored below motion alone on "
+            "both development scenes (BENCHMARKS.md)."
         ),
     )
     patch: int = Field(20, ge=1, le=256, description="Side of the square pooling patch, pixels.")

@@ -33,7 +33,7 @@ class TrainingConfig(StrictModel):
         6500,
         ge=1,
         description="Windows the training sees in all when `epochs` is None (UCSD Ped2's "
-        "546 training windows x 12 epochs, the setting the model was developed with).",
+        "544 training windows x 12 epochs, the setting the model was developed with).",
     )
     batch_size: int = Field(16, ge=1, le=1024, description="Windows per optimisation step.")
     learning_rate: float = Field(1e-3, gt=0, lt=1, description="AdamW learning rate.")

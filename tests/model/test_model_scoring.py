@@ -141,7 +141,7 @@ def test_fused_score_is_the_max_of_the_cue_z_scores() -> None:
     x = np.full((1, 2, 2, 16, 16), 0.5, np.float32)  # (B, C=appearance+motion, T, H, W)
     x[0, 1, 1, 4:8, 4:8] = 0.9  # fast motion in frame 1, appearance as reconstructed
     cal = Calibration(cue_stats={"appearance": (0.0, 0.01), "motion": (0.0, 0.1)})
-    scorer = WindowScorer(ConstantModel(), ScoringConfig(patch=4), cal)
+    scorer = WindowScorer(ConstantModel(), ScoringConfig(patch=4, fusion="max-z"), cal)
     out = scorer.score(x, with_maps=True)
     assert set(out.cues) == {"appearance", "motion"}
     z_app = out.cues["appearance"] / 0.01
@@ -153,14 +153,17 @@ def test_fused_score_is_the_max_of_the_cue_z_scores() -> None:
 
 def test_fusion_needs_an_error_map_method() -> None:
     with pytest.raises(ValueError, match="latent-knn pools no error map"):
-        ScoringConfig(method="latent-knn")
+        ScoringConfig(method="latent-knn", fusion="max-z")
 
 
 def test_calibration_records_the_statistics_of_each_cue() -> None:
     rng = np.random.default_rng(0)
     frames = (0.5 + rng.normal(0, 0.05, (12, 2, 8, 8))).astype(np.float32)
     cal, stats = calibrate(
-        ConstantModel(), [frames], WindowConfig(length=4, stride=2), ScoringConfig(patch=4)
+        ConstantModel(),
+        [frames],
+        WindowConfig(length=4, stride=2),
+        ScoringConfig(patch=4, fusion="max-z"),
     )
     assert set(cal.cue_stats) == {"appearance", "motion"}
     assert all(sd > 0 for _, sd in cal.cue_stats.values())

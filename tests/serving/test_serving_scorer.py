@@ -92,8 +92,7 @@ def test_overlapping_windows_reuse_preprocessed_frames_without_changing_scores(
 ) -> None:
     clip = np.random.default_rng(5).integers(0, 255, (16, 48, 64), np.uint8)
     windows = [  # length 4, stride 2: each window shares 2 frames with the one before
-        ScoreRequest("cam", s, clip[s : s + 4], clip[s - 1] if s else None)
-        for s in range(0, 13, 2)
+        ScoreRequest("cam", s, clip[s : s + 4], clip[s - 1] if s else None) for s in range(0, 13, 2)
     ]
     cached = ScoringService(tiny_artifact, "cpu")
     plain = ScoringService(tiny_artifact, "cpu", cache_frames=0)
