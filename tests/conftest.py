@@ -12,6 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PED2 = ROOT.parent / "shared" / "datasets" / "ucsd-ped2"
+PED1 = ROOT.parent / "shared" / "datasets" / "ucsd-ped1"
 
 
 def synthetic_clip(
@@ -59,6 +60,13 @@ def synthetic_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
         labels[f"{i:02d}"] = [int(span[0] <= t < span[1]) for t in range(40)]
     (root / "test_labels.json").write_text(json.dumps(labels))
     return root
+
+
+@pytest.fixture(scope="session")
+def ped1() -> Path:
+    if not (PED1 / "test_labels.json").exists():
+        pytest.skip(f"UCSD Ped1 not found at {PED1} (needs ../shared beside the project)")
+    return PED1
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,7 @@ finish on the model they started with.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -53,17 +54,25 @@ class AnomalyScorer:
         if artifact and artifact != self.service.artifact_path:
             self.service.load(artifact)
 
+    # The scoring itself (preprocessing, optical flow, the network) runs in a worker
+    # thread, not on the replica's event loop: OpenCV and torch release the GIL, so one
+    # batch's preprocessing overlaps another's model work, and the loop keeps batching.
+
     @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.01)
     async def score(self, requests: list[ScoreRequest]) -> list[ScoreResult]:
-        return self.service.score(requests)
+        return await asyncio.to_thread(self.service.score, requests)
 
     @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.01)
     async def score_many(self, calls: list[list[ScoreRequest]]) -> list[list[ScoreResult]]:
         flat = [r for call in calls for r in call]
         n = self.max_batch_size
-        results = [
-            res for i in range(0, len(flat), n) for res in self.service.score(flat[i : i + n])
-        ]
+        parts = await asyncio.gather(
+            *(
+                asyncio.to_thread(self.service.score, flat[i : i + n])
+                for i in range(0, len(flat), n)
+            )
+        )
+        results = [res for part in parts for res in part]
         out, at = [], 0
         for call in calls:
             out.append(results[at : at + len(call)])
