@@ -32,7 +32,7 @@ class ModelConfig(StrictModel):
     )
     dropout: float = Field(0.1, ge=0, lt=1, description="Dropout inside the attention block.")
     predict_frames: int = Field(
-        0,
+        4,
         ge=0,
         le=32,
         description=(
@@ -40,7 +40,8 @@ class ModelConfig(StrictModel):
             "so the decoder must predict them from the frames before (future-frame "
             "prediction through the attention bottleneck). With window.stride equal to it, "
             "the streaming protocol scores every frame (after the first window) by its "
-            "prediction. 0 = reconstruct the whole window."
+            "prediction, and the motion score is motion the past did not foretell. "
+            "0 = reconstruct the whole window (appearance-only motion prediction)."
         ),
     )
     predict_motion: bool = Field(
