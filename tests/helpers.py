@@ -11,6 +11,7 @@ TINY: dict[str, Any] = {
     "data.preprocess.width": 48,
     "data.window.length": 4,
     "data.window.stride": 2,
+    "model.predict_frames": 2,
     "model.base_channels": 8,
     "model.latent_channels": 4,
     "model.attention_heads": 2,

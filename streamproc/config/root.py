@@ -46,6 +46,17 @@ class StreamprocConfig(StrictModel):
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
 
     @model_validator(mode="after")
+    def _prediction_leaves_frames_to_see(self) -> StreamprocConfig:
+        n, length = self.model.predict_frames, self.data.window.length
+        if self.model.name == "attention-ae" and n >= length:
+            raise ValueError(
+                f"model.predict_frames ({n}) must be smaller than data.window.length "
+                f"({length}): the network needs frames to predict from; use "
+                f"data.window.stride ({self.data.window.stride}) or 0"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _motion_scored_needs_motion(self) -> StreamprocConfig:
         if self.scoring.channels == "motion" and self.data.preprocess.motion == "none":
             raise ValueError(

@@ -86,3 +86,12 @@ def test_motion_prediction_needs_a_motion_channel(tmp_path: Path) -> None:
         "model:\n  predict_motion: false\n"
     )
     assert load_config(f).data.preprocess.channels == 1
+
+
+def test_predicted_frames_must_leave_frames_to_predict_from() -> None:
+    from streamproc.config import config_from_dict
+    from streamproc.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"model.predict_frames \(8\) must be smaller"):
+        config_from_dict({"model": {"predict_frames": 8}}, "test")
+    assert config_from_dict({"model": {"predict_frames": 7}}, "test").model.predict_frames == 7
