@@ -53,9 +53,14 @@ def test_an_artifact_written_before_a_setting_existed_keeps_its_behaviour(
     for f in trained.iterdir():
         (copy / f.name).write_bytes(f.read_bytes())
     cfg = json.loads((copy / "config.json").read_text())
-    assert cfg["scoring"]["residual"] == "excess" and cfg["model"]["predict_motion"] is True
-    del cfg["scoring"]["residual"], cfg["model"]["predict_motion"]  # as older versions wrote
+    assert cfg["scoring"]["residual"] == "relative" and cfg["model"]["predict_motion"] is True
+    assert cfg["scoring"]["fusion"] == "none" and cfg["model"]["predict_frames"] == 2
+    # As older versions wrote it: none of the settings added since.
+    del cfg["scoring"]["residual"], cfg["model"]["predict_motion"], cfg["model"]["predict_frames"]
+    del cfg["scoring"]["fusion"], cfg["data"]["preprocess"]["flow_method"]
     (copy / "config.json").write_text(json.dumps(cfg))
     old = load_artifact(copy, verify=False)
     assert old.config.scoring.residual == "squared"  # not today's default
-    assert old.config.model.predict_motion is False
+    assert old.config.model.predict_motion is False and old.config.model.predict_frames == 0
+    assert old.config.scoring.fusion == "none"
+    assert old.config.data.preprocess.flow_method == "farneback"

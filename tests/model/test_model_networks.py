@@ -86,4 +86,16 @@ def test_the_reconstructors_keep_their_seeds_scoring() -> None:
         assert cfg.scoring.residual == "squared"
     cfg = resolve_config(None, "attention-ae")
     assert cfg.model.predict_motion and cfg.data.preprocess.motion == "flow"
-    assert cfg.scoring.channels == "motion" and cfg.scoring.residual == "excess"
+    assert cfg.scoring.channels == "motion" and cfg.scoring.residual == "relative"
+    assert cfg.model.predict_frames == cfg.data.window.stride == 4
+
+
+def test_predicted_frames_are_hidden_from_the_encoder() -> None:
+    cfg = tiny_config()  # window of 4, the last 2 predicted
+    model = build_model(cfg.model, cfg.data).eval()
+    x = torch.rand(2, cfg.data.preprocess.channels, 4, 32, 48)
+    later = x.clone()
+    later[:, :, 2:] = torch.rand(2, cfg.data.preprocess.channels, 2, 32, 48)
+    with torch.no_grad():
+        a, b = model(x).recon, model(later).recon
+    assert torch.equal(a, b)  # what it writes for frames 2-3 is a prediction from 0-1
