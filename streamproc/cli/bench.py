@@ -173,7 +173,7 @@ def cluster(
     cameras: int | None = typer.Option(None, "--cameras", min=1, help="First N test clips."),
     frames: int | None = typer.Option(None, "--frames", min=1, help="First N frames per clip."),
     fps: float = typer.Option(5.0, "--fps", min=0.1, help="Capture rate each camera replays at."),
-    fault_at: float = typer.Option(8.0, "--fault-at", help="Seconds after ingest starts."),
+    fault_at: float = typer.Option(8.0, "--fault-at", help="Seconds after the first score."),
     timeout: float = typer.Option(300.0, "--timeout", help="Give up waiting after this long."),
     out: Path | None = typer.Option(None, "--out", help="Also write the JSON report here."),
 ) -> None:

@@ -239,10 +239,12 @@ def run_cluster_bench(
         t0 = time.time()
         log(f"workers up, ingest started; logs in {out}")
         injector: threading.Thread | None = None
+        first: float | None = None  # the first score: the cluster is up and flowing
         deadline = t0 + timeout_s
         while len(got.scores) < total and time.time() < deadline:
-            due = got.scores and time.time() > t0 + fault_at_s
-            if fault != "none" and injector is None and due:
+            if first is None and got.scores:
+                first = time.time()
+            if fault != "none" and injector is None and first and time.time() > first + fault_at_s:
                 fault_t = time.time()
                 log(f"fault {fault} at {fault_t - t0:.1f}s ({len(got.scores)} frames scored)")
                 injector = threading.Thread(
