@@ -175,6 +175,9 @@ def cluster(
     fps: float = typer.Option(5.0, "--fps", min=0.1, help="Capture rate each camera replays at."),
     fault_at: float = typer.Option(8.0, "--fault-at", help="Seconds after the first score."),
     timeout: float = typer.Option(300.0, "--timeout", help="Give up waiting after this long."),
+    threshold_k: float | None = typer.Option(
+        None, "--threshold-k", min=0, help="threshold.k for every camera (more alerts: lower)."
+    ),
     out: Path | None = typer.Option(None, "--out", help="Also write the JSON report here."),
 ) -> None:
     """Replay test clips through the namespaced cluster of `scripts/cluster.sh up` (Kafka x3,
@@ -184,7 +187,7 @@ def cluster(
 
     report = run_cluster_bench(
         data, artifact, fault, cameras, frames, fps, fault_at, timeout_s=timeout,
-        log=lambda s: console.print(s),
+        threshold_k=threshold_k, log=lambda s: console.print(s),
     )  # fmt: skip
     text = json.dumps(report, indent=2)
     if out:

@@ -35,9 +35,11 @@ import numpy as np
 import yaml
 
 from streamproc.config import StreamprocConfig
+from streamproc.config.alerts import AlertsConfig
 from streamproc.config.cameras import CameraConfig
 from streamproc.config.serving import ServingConfig
 from streamproc.config.state import RedisStateConfig
+from streamproc.config.threshold import ThresholdConfig
 from streamproc.config.transport import KafkaTransportConfig, TopicsConfig
 from streamproc.errors import ConfigError
 from streamproc.evaluation.metrics import micro_auc
@@ -45,7 +47,7 @@ from streamproc.evaluation.pipeline_bench import Collected, alert_quality, colle
 from streamproc.evaluation.runner import report_for, score_dataset
 from streamproc.model.artifact import load_artifact
 from streamproc.sources.dataset import open_split
-from streamproc.threshold.policy import calibrated_from_stats
+from streamproc.threshold.policy import Policy, calibrated_from_stats
 from streamproc.transport import make_transport, topic_specs
 from streamproc.windowing.windows import window_starts
 
@@ -80,7 +82,9 @@ def subset(data: Path, cameras: int | None, frames: int | None, out: Path) -> Pa
     return out
 
 
-def cluster_config(run_id: str, data: Path, artifact: Path, fps: float) -> StreamprocConfig:
+def cluster_config(
+    run_id: str, data: Path, artifact: Path, fps: float, threshold_k: float | None = None
+) -> StreamprocConfig:
     cfg = StreamprocConfig()
     cfg.transport = KafkaTransportConfig(
         bootstrap_servers=BOOTSTRAP, partitions=6, replication=3, min_insync_replicas=2
@@ -99,6 +103,7 @@ def cluster_config(run_id: str, data: Path, artifact: Path, fps: float) -> Strea
     cfg.worker.group = f"cluster-{run_id}-workers"
     cfg.metrics.port = None
     cfg.smoothing = load_artifact(artifact).config.smoothing
+    cfg.threshold = ThresholdConfig(k=threshold_k)
     cfg.cameras.cameras = [
         CameraConfig(id=f"clip-{c.name}", source=str(c.path), source_fps=fps, realtime=True)
         for c in open_split(data, "test", require_labels=True)
@@ -193,6 +198,7 @@ def run_cluster_bench(
     restart_after_s: float = 5.0,
     partition_s: float = 20.0,
     timeout_s: float = 300.0,
+    threshold_k: float | None = None,
     run_dir: Path = Path("/tmp/streamproc-cluster"),
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
@@ -206,7 +212,7 @@ def run_cluster_bench(
     if cameras or frames:
         data = subset(data, cameras, frames, out / "data")
     artifact = artifact.resolve()
-    cfg = cluster_config(run_id, data, artifact, fps)
+    cfg = cluster_config(run_id, data, artifact, fps, threshold_k)
     config = out / "config.yaml"
     config.write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
     clips = open_split(data, "test", require_labels=True)
@@ -282,9 +288,10 @@ def run_cluster_bench(
     )
     complete = published("normalized")
     scored = score_dataset(art, data, art.config.evaluation.batch_size)
-    eval_rep, _ = report_for(
-        scored, "streaming", calibrated_from_stats(art.stats, art.version), art.config, {}
-    )
+    # The streaming protocol with the workers' own policy (a --threshold-k included).
+    policy = Policy(cfg.threshold, art.config.smoothing, AlertsConfig())
+    cal = calibrated_from_stats(art.stats, art.version)
+    eval_rep, _ = report_for(scored, "streaming", cal, art.config, {}, policy)
     quality = alert_quality(got.alerts, labels)
     return {
         "run": run_id,
@@ -303,6 +310,9 @@ def run_cluster_bench(
         "micro_auc": (micro_auc(complete, {k: labels[k] for k in complete}) if complete else None),
         "cameras_complete": len(complete),
         "eval_micro_auc": eval_rep["micro_auc"],
+        "alert_recall": quality["alert_recall"],
+        "eval_event_recall": eval_rep.get("event_recall"),
+        "threshold_k": threshold_k,
         "model_version": art.version,
         "logs": str(out),
     }
