@@ -288,6 +288,8 @@ cmd_status() {
             kafka*) kafka_healthy "${h#kafka}" && health=healthy || health=unhealthy ;;
             redis) redis_healthy && health=healthy || health=unhealthy ;;
             rayhead) serve_healthy && health="serve app answers" || health="no serve app" ;;
+            rayworker) grep -qx raylet $(for p in $pids; do echo "/proc/$p/comm"; done) /dev/null 2>/dev/null \
+                && health="raylet up" || health=unhealthy ;;
             *) health=- ;;
         esac
         [ "$(cat "/sys/class/net/spv-$h/operstate" 2>/dev/null)" = up ] || health="$health, LINK DOWN"
