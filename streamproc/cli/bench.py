@@ -159,3 +159,38 @@ def scoring(
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(table)
     typer.echo(table)
+
+
+# ---------------------------------------------------------------- bench cluster (issue 13)
+@app.command("cluster")
+@friendly_errors
+def cluster(
+    data: Path = typer.Option(..., "--data", help="Labelled dataset; each test clip = a camera."),
+    artifact: Path = typer.Option(..., "--artifact", help="Model artifact."),
+    fault: str = typer.Option(
+        "none", "--fault", help="none, broker, ray-worker, stream-worker, ingest or partition."
+    ),
+    cameras: int | None = typer.Option(None, "--cameras", min=1, help="First N test clips."),
+    frames: int | None = typer.Option(None, "--frames", min=1, help="First N frames per clip."),
+    fps: float = typer.Option(5.0, "--fps", min=0.1, help="Capture rate each camera replays at."),
+    fault_at: float = typer.Option(8.0, "--fault-at", help="Seconds after the first score."),
+    timeout: float = typer.Option(300.0, "--timeout", help="Give up waiting after this long."),
+    threshold_k: float | None = typer.Option(
+        None, "--threshold-k", min=0, help="threshold.k for every camera (more alerts: lower)."
+    ),
+    out: Path | None = typer.Option(None, "--out", help="Also write the JSON report here."),
+) -> None:
+    """Replay test clips through the namespaced cluster of `scripts/cluster.sh up` (Kafka x3,
+    Redis, Ray head + worker node, 2 ingest shards, 2 stream workers), inject one fault,
+    report frames scored, windows lost, duplicate alert ids, recovery time and AUC."""
+    from streamproc.evaluation.cluster_bench import run_cluster_bench
+
+    report = run_cluster_bench(
+        data, artifact, fault, cameras, frames, fps, fault_at, timeout_s=timeout,
+        threshold_k=threshold_k, log=lambda s: console.print(s),
+    )  # fmt: skip
+    text = json.dumps(report, indent=2)
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+    typer.echo(text)
