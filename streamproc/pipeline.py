@@ -21,6 +21,7 @@ from typing import Any
 
 from streamproc.config import StreamprocConfig
 from streamproc.config.data import WindowConfig
+from streamproc.config.smoothing import SmoothingConfig
 from streamproc.health import HEALTH
 from streamproc.metrics import serve_metrics
 from streamproc.model.artifact import Artifact, load_artifact
@@ -44,8 +45,9 @@ def calibrated_from(art: Artifact) -> Calibrated:
 
 def policy_for(cfg: StreamprocConfig, art: Artifact) -> Policy:
     """The decision policy: the artifact's smoothing (what it was evaluated with) unless
-    the deployment config sets a ``smoothing`` section of its own."""
-    smoothing = cfg.smoothing if "smoothing" in cfg.model_fields_set else art.config.smoothing
+    the deployment config's ``smoothing`` section differs from the defaults."""
+    own = cfg.smoothing != SmoothingConfig()
+    smoothing = cfg.smoothing if own else art.config.smoothing
     return Policy(cfg.threshold, smoothing, cfg.alerts)
 
 

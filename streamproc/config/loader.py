@@ -106,14 +106,12 @@ def load_config(path: str | Path | None) -> StreamprocConfig:
 
 
 def apply_overrides(cfg: StreamprocConfig, overrides: dict[str, Any]) -> StreamprocConfig:
-    """Return a copy of ``cfg`` with dotted-key overrides (``training.epochs``) applied.
-    Only what was set before or is overridden now counts as set (``model_fields_set``),
-    so a section the user never wrote can still defer to an artifact's own."""
-    data = cfg.model_dump(exclude_unset=True)
+    """Return a copy of ``cfg`` with dotted-key overrides (``training.epochs``) applied."""
+    data = cfg.model_dump()
     for dotted, value in overrides.items():
         node = data
         parts = dotted.split(".")
         for part in parts[:-1]:
-            node = node.setdefault(part, {})
+            node = node[part]
         node[parts[-1]] = value
     return config_from_dict(data, "overrides")

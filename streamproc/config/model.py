@@ -31,17 +31,17 @@ class ModelConfig(StrictModel):
         False, description="attention-ae: variational bottleneck (enables the KL term)."
     )
     dropout: float = Field(0.1, ge=0, lt=1, description="Dropout inside the attention block.")
-    predict_frames: int = Field(
-        4,
+    predict_frames: int | None = Field(
+        None,
         ge=0,
         le=32,
         description=(
             "attention-ae: hide this many frames at the end of each window from the encoder, "
             "so the decoder must predict them from the frames before (future-frame "
-            "prediction through the attention bottleneck). With window.stride equal to it, "
-            "the streaming protocol scores every frame (after the first window) by its "
-            "prediction, and the motion score is motion the past did not foretell. "
-            "0 = reconstruct the whole window (appearance-only motion prediction)."
+            "prediction through the attention bottleneck); the motion score is then motion "
+            "the past did not foretell. None = data.window.stride, so the streaming "
+            "protocol scores every frame after the first window by its prediction; "
+            "0 = reconstruct the whole window."
         ),
     )
     predict_motion: bool = Field(

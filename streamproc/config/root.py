@@ -48,7 +48,7 @@ class StreamprocConfig(StrictModel):
     @model_validator(mode="after")
     def _prediction_leaves_frames_to_see(self) -> StreamprocConfig:
         n, length = self.model.predict_frames, self.data.window.length
-        if self.model.name == "attention-ae" and n >= length:
+        if self.model.name == "attention-ae" and n is not None and n >= length:
             raise ValueError(
                 f"model.predict_frames ({n}) must be smaller than data.window.length "
                 f"({length}): the network needs frames to predict from; use "

@@ -39,7 +39,7 @@ def _attention(m: ModelConfig, d: DataConfig) -> AnomalyModel:
             multiscale=m.multiscale_temporal,
             variational=m.variational,
             predict_motion=m.predict_motion,
-            predict_frames=m.predict_frames,
+            predict_frames=d.window.stride if m.predict_frames is None else m.predict_frames,
             appearance_channels=p.appearance_channels,
         )
     )

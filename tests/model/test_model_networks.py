@@ -87,7 +87,7 @@ def test_the_reconstructors_keep_their_seeds_scoring() -> None:
     cfg = resolve_config(None, "attention-ae")
     assert cfg.model.predict_motion and cfg.data.preprocess.motion == "flow"
     assert cfg.scoring.channels == "motion" and cfg.scoring.residual == "relative"
-    assert cfg.model.predict_frames == cfg.data.window.stride == 4
+    assert cfg.model.predict_frames is None and cfg.data.window.stride == 4  # predicts 4
 
 
 def test_predicted_frames_are_hidden_from_the_encoder() -> None:

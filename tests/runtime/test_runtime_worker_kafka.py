@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from streamproc.alerts.lifecycle import ScoredWindow, apply_scores
-from streamproc.config import StreamprocConfig
+from streamproc.config import StreamprocConfig, load_config
 from streamproc.config.cameras import CameraConfig
 from streamproc.config.state import RedisStateConfig
 from streamproc.config.transport import KafkaTransportConfig, TopicsConfig
@@ -85,7 +85,7 @@ def test_killed_worker_loses_and_duplicates_nothing(
         for i in range(CAMERAS)
     ]
     cfg_file = tmp_path / "cfg.yaml"
-    cfg_file.write_text(yaml.safe_dump(cfg.model_dump(mode="json", exclude_unset=True)))
+    cfg_file.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
 
     transport = make_transport(cfg.transport)
     transport.ensure_topics(topic_specs(cfg.transport, cfg.topics))
@@ -138,12 +138,13 @@ def test_killed_worker_loses_and_duplicates_nothing(
 
     assert len(scores) == CAMERAS * FRAMES, f"{len(scores)} of {CAMERAS * FRAMES} frames scored"
     published = {(a["event_id"], a["kind"], a["seq"]) for a in alerts}
-    policy = policy_for(cfg, art)
+    policy = policy_for(load_config(cfg_file), art)  # what the worker processes read
     cal: Calibrated = calibrated_from(art)
     expected: set[tuple[str, str, int]] = set()
     for c in cams:
         seq = [scores[(c.id, i)] for i in range(FRAMES)]
-        window = ScoredWindow(c.id, 0, [p["score"] for p in seq], [p["time"] for p in seq], "s")
+        times = [p["time"] for p in seq]
+        window = ScoredWindow(c.id, 0, [p["score"] for p in seq], times, ingest.stream)
         st = apply_scores(None, window, CameraSettings(threshold=threshold), cal, policy)
         expected |= {
             (m["payload"]["event_id"], m["payload"]["kind"], m["payload"]["seq"])
