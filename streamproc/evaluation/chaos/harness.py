@@ -116,6 +116,7 @@ class Run:
             self.store.set_settings(c.id, CameraSettings(threshold=self.threshold))
         self.seen = Seen()
         self.stream = ""
+        self._ingest: Ingest | None = None  # a paced ingest still running
         self.workers: list[subprocess.Popen[bytes]] = []
         self.peak_rss_kib: dict[int, int] = {}
         self.committed: list[tuple[float, int]] = []  # (monotonic time, sum of offsets)
@@ -132,11 +133,15 @@ class Run:
             t.start()
 
     # ------------------------------------------------------------------ input
-    def ingest(self) -> None:
-        """Every camera's windows to the frames topic, then return."""
+    def ingest(self, fps: float | None = None) -> None:
+        """Every camera's windows to the frames topic, then return; with ``fps`` the
+        cameras are paced and this returns at once (``close`` stops them)."""
         w = self.art.config.data.window
+        cameras = self.cameras
+        if fps is not None:
+            cameras = [c.model_copy(update={"realtime": True, "source_fps": fps}) for c in cameras]
         ing = Ingest(
-            self.cameras,
+            cameras,
             self.producer,
             self.cfg.topics.frames,
             window_length=w.length,
@@ -144,7 +149,9 @@ class Run:
         )
         self.stream = ing.stream  # the capture session: part of every alert's event_id
         ing.start()
-        if not (ing.join(120) and ing.stop()):
+        if fps is not None:
+            self._ingest = ing
+        elif not (ing.join(120) and ing.stop()):
             raise RuntimeError(f"{self.id}: ingest did not finish in 120 s")
 
     def send_raw(self, values: list[bytes]) -> None:
@@ -166,6 +173,18 @@ class Run:
         with self._lock:
             self.workers.append(p)
         return p
+
+    def ready_workers(self) -> int:
+        """Workers that said they joined their group (`worker: N consumer(s) ...`)."""
+        log = self.dir / "workers.log"
+        text = log.read_text(errors="replace") if log.exists() else ""
+        return sum(1 for line in text.splitlines() if line.startswith("worker: "))
+
+    def wait_ready(self, n: int, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while self.ready_workers() < n and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return self.ready_workers() >= n
 
     def stop_worker(self, p: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
         if p.poll() is None:
@@ -284,6 +303,8 @@ class Run:
 
     # ------------------------------------------------------------------ teardown
     def close(self) -> None:
+        if self._ingest is not None:
+            self._ingest.stop()
         with self._lock:
             workers = list(self.workers)
         for p in workers:

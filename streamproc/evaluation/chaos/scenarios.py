@@ -23,6 +23,7 @@ class Options:
     fuzz_decode: int  # mutations straight to decode_window
     fuzz_kafka: int  # rejected mutations sent through Kafka
     churn_s: float = 4.0  # rebalance churn: one worker stopped and started this often
+    churn_fps: float = 2.0  # the cameras' pace meanwhile (120 frames: 60 s)
 
 
 def _finish(run: Run, res: Result, injected: list[bytes] | None = None) -> Result:
@@ -122,16 +123,23 @@ def fuzz(run: Run, opt: Options) -> Result:
 
 def churn(run: Run, opt: Options) -> Result:
     res = Result("rebalance-churn")
-    run.ingest()
     workers = [run.start_worker() for _ in range(3)]
-    k, stops = 0, 0
+    started = 3
+    run.wait_ready(started, 120)
+    run.ingest(fps=opt.churn_fps)  # paced: the stream lasts while the workers churn
+    stops = 0
+    # A worker takes seconds to start on a small machine: each replacement is given
+    # until it joined the group, then the next one is stopped ``churn_s`` later.
     while run.scored() < run.total_frames and stops < 60:
         time.sleep(opt.churn_s)
-        i = k % len(workers)
+        i = stops % len(workers)
         run.stop_worker(workers[i])
         workers[i] = run.start_worker()
-        k, stops = k + 1, stops + 1
-    res.notes.append(f"{stops} stop/start(s) every {opt.churn_s:.0f} s")
+        started, stops = started + 1, stops + 1
+        if not run.wait_ready(started, 120):
+            res.notes.append(f"FAIL worker {started} did not join its group in 120 s")
+            break
+    res.notes.append(f"{stops} stop/start(s), {opt.churn_s:.0f} s apart")
     return _finish(run, res)
 
 
