@@ -318,6 +318,14 @@ class Run:
             self.store.delete(c.id)
         self.store.close()
         self.transport.close()
+        admin = None
+        try:  # best effort: a run's topics are of no use after its row is printed
+            admin = _admin(self.bootstrap)
+            topics = self.cfg.topics
+            admin.delete_topics([topics.frames, topics.scores, topics.alerts, topics.dead_letter])
+        except Exception as err:
+            self.log(f"{self.id}: could not delete its topics ({err})")
+        _close(admin)
 
 
 def _vm_hwm_kib(pid: int) -> int | None:
