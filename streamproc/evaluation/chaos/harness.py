@@ -243,12 +243,15 @@ class Run:
         with self._lock:
             return self.committed[-1][1] if self.committed else 0
 
-    def recovery_s(self, fault_at: float, before: int) -> float | None:
-        """Seconds from ``fault_at`` (monotonic) to the first committed offset past
-        ``before`` (the group's committed total when the fault hit)."""
+    def recovery_s(self, fault_at: float, before: int, since: float | None = None) -> float | None:
+        """Seconds from ``fault_at`` (monotonic) to the first commit past ``before`` (the
+        group's committed total at ``since``, default ``fault_at``): with ``since`` = when
+        a restarted service was back, the batches already past it when it failed do not
+        count as recovery."""
+        since = fault_at if since is None else since
         with self._lock:
             for t, total in self.committed:
-                if t >= fault_at and total > before:
+                if t >= since and total > before:
                     return t - fault_at
         return None
 

@@ -65,14 +65,14 @@ def redis_restart(sig: int) -> Callable[[Run, Options], Result]:
         run.ingest()
         run.start_worker()
         run.wait_scored(run.total_frames // 3, FINISH_S)
-        before = run.committed_now()
         fault_at = time.monotonic()
         kill_service("redis", sig)
         time.sleep(2)
         start_services()
-        res.notes.append(f"redis back after {time.monotonic() - fault_at:.1f} s")
+        back_at, before = time.monotonic(), run.committed_now()
+        res.notes.append(f"redis back after {back_at - fault_at:.1f} s")
         res = _finish(run, res)
-        res.recover_s = run.recovery_s(fault_at, before)
+        res.recover_s = run.recovery_s(fault_at, before, back_at)
         return res
 
     return scenario
@@ -83,14 +83,14 @@ def kafka_outage(run: Run, opt: Options) -> Result:
     run.ingest()
     run.start_worker()
     run.wait_scored(run.total_frames // 3, FINISH_S)
-    before = run.committed_now()
     fault_at = time.monotonic()
     kill_service("kafka", signal.SIGKILL)
     time.sleep(20)
     start_services()
-    res.notes.append(f"broker back after {time.monotonic() - fault_at:.1f} s")
+    back_at, before = time.monotonic(), run.committed_now()
+    res.notes.append(f"broker back after {back_at - fault_at:.1f} s")
     res = _finish(run, res)
-    res.recover_s = run.recovery_s(fault_at, before)
+    res.recover_s = run.recovery_s(fault_at, before, back_at)
     return res
 
 
