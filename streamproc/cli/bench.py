@@ -194,3 +194,36 @@ def cluster(
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text)
     typer.echo(text)
+
+
+# --- `streamproc bench chaos` (issue 12): kept in its own block at the end of the file.
+@app.command("chaos")
+@friendly_errors
+def chaos(
+    work: Path = typer.Option(
+        Path("runs/bench-chaos"), "--work", help="Work dir: cameras, tiny model, run logs."
+    ),
+    artifact: Path | None = typer.Option(
+        None, "--artifact", help="Model artifact (default: a tiny one trained into --work)."
+    ),
+    scenario: list[str] | None = typer.Option(
+        None, "--scenario", help="Run only these (repeatable; default: all)."
+    ),
+    short: bool = typer.Option(
+        False, "--short", help="Each fault once and 300 fuzzed messages through Kafka (CI)."
+    ),
+    report: Path | None = typer.Option(None, "--report", help="Also write the rows as JSON."),
+) -> None:
+    """Faults against the real Kafka and Redis of scripts/services.sh (workers SIGKILLed
+    at each step of a batch, Redis and broker restarts, poison and fuzzed records,
+    rebalance churn); every scenario is judged by the same oracle. Exits 1 on a failure."""
+    from streamproc.evaluation.chaos.suite import report as rows
+    from streamproc.evaluation.chaos.suite import run_chaos, table
+
+    results = run_chaos(work, artifact, scenario, short, log=lambda s: console.print(s))
+    if report:
+        report.parent.mkdir(parents=True, exist_ok=True)
+        report.write_text(json.dumps(rows(results), indent=2))
+    typer.echo(table(results, short))
+    if not all(r.passed for r in results):
+        raise typer.Exit(1)

@@ -37,6 +37,7 @@ from typing import Any
 from streamproc import metrics
 from streamproc.alerts.lifecycle import ScoredWindow, apply_scores, end_if_gone, is_retired
 from streamproc.config.transport import TopicsConfig
+from streamproc.runtime import killpoint
 from streamproc.runtime.batch import Batch, Item
 from streamproc.runtime.contract import check_window
 from streamproc.runtime.failures import (
@@ -205,6 +206,7 @@ class StreamWorker:
         records = self.consumer.poll(self.max_records, timeout_s)
         if not records:
             return None
+        killpoint.reached("poll")
         self._holding += 1
         offsets: dict[tuple[str, int], int] = {}
         items = []
@@ -331,14 +333,17 @@ class StreamWorker:
                 item.failure = failure_while_applying(err, batch.exhausted)
                 if item.failure is None:
                     raise
+        killpoint.reached("apply")
         for camera, state in touched.items():
             self._publish_outbox(camera, state)
+        killpoint.reached("publish")
         # Sent last, so a failure above does not send them twice; counted only once the
         # flush has delivered them, and not sent again if a later step is retried.
         bad = [i for i in batch.items if i.failure is not None and not i.dead_lettered]
         for item in bad:
             self._dead_letter(item.record, item.failure)  # type: ignore[arg-type]
         self.producer.flush()
+        killpoint.reached("flush")
         for item in bad:
             assert item.failure is not None
             item.dead_lettered = True
@@ -349,6 +354,7 @@ class StreamWorker:
         if not all(i.result is not None or i.dead_lettered for i in batch.items):
             # Cannot happen by construction; if it ever did, committing would lose windows.
             raise RuntimeError("a record of the batch was neither applied nor dead-lettered")
+        killpoint.reached("commit")  # before it
         self.consumer.commit(batch.offsets)
         self.progress_at = time.monotonic()
         self._holding -= 1

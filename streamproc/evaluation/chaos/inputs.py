@@ -1,0 +1,67 @@
+"""The chaos suite's input: small synthetic cameras written to folders (the same frames
+for every scenario) and, when none is given, a tiny model trained on them in seconds."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+
+from streamproc.config import StreamprocConfig, apply_overrides
+from streamproc.errors import ArtifactError
+from streamproc.model.artifact import load_artifact
+from streamproc.sources.camera import SyntheticScene
+from streamproc.training import train
+
+FRAME_SIZE = (48, 64)  # (height, width): small frames keep a run to seconds on 2 cores
+TINY_MODEL = {
+    "data.preprocess.height": 32,
+    "data.preprocess.width": 48,
+    "data.window.length": 4,
+    "data.window.stride": 2,
+    "model.base_channels": 8,
+    "model.latent_channels": 4,
+    "model.attention_heads": 2,
+    "training.epochs": 1,
+    "training.batch_size": 8,
+    "training.threads": 1,
+    "scoring.patch": 8,
+    "smoothing.window": 3,
+    "smoothing.persistence_k": 2,
+    "smoothing.persistence_n": 3,
+}
+
+
+def write_cameras(root: Path, cameras: int, frames: int) -> list[Path]:
+    """ROOT/camI/NNNN.png for each camera (seed I of the synthetic scene); reused if there."""
+    folders = []
+    for i in range(cameras):
+        d = root / f"cam{i}"
+        if len(list(d.glob("*.png"))) != frames:
+            d.mkdir(parents=True, exist_ok=True)
+            scene = SyntheticScene(seed=100 + i, size=FRAME_SIZE)
+            for t in range(frames):
+                cv2.imwrite(str(d / f"{t:04d}.png"), scene.step()[0])
+        folders.append(d)
+    return folders
+
+
+def tiny_artifact(work: Path, log: Callable[[str], None] = print) -> Path:
+    """A tiny model trained for one epoch on synthetic normal footage (WORK/artifact)."""
+    out = work / "artifact"
+    try:
+        load_artifact(out)
+        return out
+    except ArtifactError:
+        pass
+    data = work / "train-data"
+    for clip in range(3):
+        d = data / "train" / f"{clip:02d}"
+        d.mkdir(parents=True, exist_ok=True)
+        scene = SyntheticScene(seed=clip, size=FRAME_SIZE)
+        for t in range(60):
+            cv2.imwrite(str(d / f"{t:04d}.png"), scene.step()[0])
+    log(f"training a tiny model -> {out}")
+    train(apply_overrides(StreamprocConfig(), TINY_MODEL), data, out)
+    return out

@@ -1,0 +1,125 @@
+"""The one oracle of every chaos scenario: every (camera, seq) scored, no window lost,
+the alert events exactly those of an uninterrupted pass over the same scores (the raw
+scores the workers published, applied per camera by ``alerts.lifecycle.apply_scores``),
+every injected bad record dead-lettered, no healthy one; copies counted, not hidden."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from streamproc.alerts.lifecycle import ScoredWindow, apply_scores
+from streamproc.evaluation.chaos.harness import Run
+from streamproc.pipeline import calibrated_from, policy_for
+from streamproc.threshold.base import CameraSettings
+from streamproc.windowing.windows import window_starts
+
+AlertKey = tuple[str, str, int]  # (event_id, kind, seq): the consumer's dedupe key
+
+
+@dataclass
+class Result:
+    scenario: str
+    windows_sent: int = 0
+    frames: int = 0
+    frames_scored: int = 0
+    windows_lost: int = 0
+    duplicate_scores: int = 0
+    duplicate_alert_messages: int = 0
+    duplicate_alert_ids: int = 0  # after (event_id, kind, seq) dedupe: must be 0
+    alerts: int = 0
+    alerts_match: bool = False
+    dead_lettered: Counter[str] = field(default_factory=Counter)
+    bad_expected: int = 0
+    bad_missed: int = 0  # injected bad records not dead-lettered
+    healthy_dead_lettered: int = 0
+    recover_s: float | None = None
+    peak_rss_mib: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return (
+            self.frames_scored == self.frames
+            and self.windows_lost == 0
+            and self.duplicate_alert_ids == 0
+            and self.alerts_match
+            and self.bad_missed == 0
+            and self.healthy_dead_lettered == 0
+            and not [n for n in self.notes if n.startswith("FAIL")]
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        d = {k: v for k, v in self.__dict__.items() if k != "dead_lettered"}
+        return {**d, "dead_lettered": dict(self.dead_lettered), "passed": self.passed}
+
+
+def judge(run: Run, result: Result, injected: list[bytes] | None = None) -> Result:
+    """Fill ``result`` from what ``run`` saw; ``injected`` = every bad record sent (copies
+    included: each copy must be dead-lettered)."""
+    injected = injected or []
+    bad = set(injected)
+    seen = run.seen
+    w = run.art.config.data.window
+    result.frames = run.total_frames
+    result.frames_scored = sum(1 for k in seen.scores if k[0] in run.frames)
+    starts = {cam: window_starts(n, w.length, w.stride) for cam, n in run.frames.items()}
+    result.windows_sent = sum(len(s) for s in starts.values()) + len(injected)
+    result.windows_lost = sum(
+        any((cam, f) not in seen.scores for f in range(s, s + w.length))
+        for cam, cam_starts in starts.items()
+        for s in cam_starts
+    )
+    result.duplicate_scores = seen.score_copies
+
+    copies = Counter((a["event_id"], a["kind"], int(a["seq"])) for a in seen.alerts)
+    result.duplicate_alert_messages = sum(n - 1 for n in copies.values())
+    published = set(copies)
+    # The same (event_id, kind) decided at two seqs is an incident decided twice.
+    decided = Counter((eid, kind) for eid, kind, _ in published if kind in ("start", "end"))
+    result.duplicate_alert_ids = sum(n - 1 for n in decided.values())
+    expected = reference_alerts(run)
+    result.alerts = len(published)
+    result.alerts_match = expected is not None and published == expected
+    if expected is not None and published != expected:
+        result.notes.append(
+            f"FAIL alerts: {len(published - expected)} not in the reference, "
+            f"{len(expected - published)} of the reference missing"
+        )
+    if expected == set():
+        result.notes.append("the reference has no alerts: the oracle tests little")
+
+    dead_values = Counter(r.value for r in seen.dead)
+    for r in seen.dead:
+        result.dead_lettered[dict(r.headers).get("reason", b"?").decode()] += 1
+    result.bad_expected = len(injected)
+    sent = Counter(injected)
+    result.bad_missed = sum(max(0, n - dead_values[v]) for v, n in sent.items())
+    result.healthy_dead_lettered = sum(n for v, n in dead_values.items() if v not in bad)
+    with run._lock:
+        peaks = list(run.peak_rss_kib.values())
+    result.peak_rss_mib = max(peaks, default=0) / 1024
+    return result
+
+
+def reference_alerts(run: Run) -> set[AlertKey] | None:
+    """The alert events of one uninterrupted pass over every camera's published raw
+    scores; None when a camera lacks a score (then the run already failed)."""
+    policy, cal = policy_for(run.cfg, run.art), calibrated_from(run.art)
+    settings = CameraSettings(threshold=run.threshold)
+    out: set[AlertKey] = set()
+    for cam, n in run.frames.items():
+        if any((cam, i) not in run.seen.scores for i in range(n)):
+            return None
+        seq = [run.seen.scores[(cam, i)] for i in range(n)]
+        window = ScoredWindow(
+            cam, 0, [p["score"] for p in seq], [p["time"] for p in seq], run.stream
+        )
+        st = apply_scores(None, window, settings, cal, policy)
+        out |= {
+            (m["payload"]["event_id"], m["payload"]["kind"], int(m["payload"]["seq"]))
+            for m in st.outbox
+            if m["topic"] == "alerts"
+        }
+    return out

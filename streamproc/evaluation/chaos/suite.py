@@ -1,0 +1,91 @@
+"""`streamproc bench chaos`: run the chosen scenarios one after another, each on a fresh
+run, and print one row per scenario."""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from streamproc.errors import ConfigError
+from streamproc.evaluation.chaos.harness import Run, services_env
+from streamproc.evaluation.chaos.inputs import tiny_artifact, write_cameras
+from streamproc.evaluation.chaos.oracle import Result
+from streamproc.evaluation.chaos.scenarios import SCENARIOS, Options
+from streamproc.model.artifact import load_artifact
+
+
+def run_chaos(
+    work: Path,
+    artifact: Path | None = None,
+    scenarios: list[str] | None = None,
+    short: bool = True,
+    cameras: int = 4,
+    frames: int = 120,
+    log: Callable[[str], None] = print,
+) -> list[Result]:
+    names = scenarios or list(SCENARIOS)
+    unknown = [n for n in names if n not in SCENARIOS]
+    if unknown:
+        raise ConfigError(f"unknown scenario(s) {unknown}; valid: {', '.join(SCENARIOS)}")
+    services_env()
+    work.mkdir(parents=True, exist_ok=True)
+    artifact = artifact or tiny_artifact(work, log)
+    art = load_artifact(artifact)
+    clips = write_cameras(work / "clips", cameras, frames)
+    opt = Options(
+        repeats=1 if short else 3,
+        fuzz_decode=10_000,
+        fuzz_kafka=300 if short else 1_000,
+    )
+    results = []
+    for name in names:
+        t0 = time.monotonic()
+        run = Run(name, work, artifact, art, clips, log)
+        try:
+            res = SCENARIOS[name](run, opt)
+        except Exception as err:  # one broken scenario must not hide the others' rows
+            res = Result(name, notes=[f"FAIL {type(err).__name__}: {err}"])
+        finally:
+            run.close()
+        log(
+            f"{name}: {'pass' if res.passed else 'FAIL'} in {time.monotonic() - t0:.0f} s "
+            f"({'; '.join(res.notes)}) logs: {run.dir}"
+        )
+        results.append(res)
+    return results
+
+
+def table(results: list[Result], short: bool) -> str:
+    head = (
+        "| scenario | windows sent | frames scored | windows lost | dup score msgs "
+        "| dup alert msgs | dup alert ids | alerts = reference | dead-lettered (reason) "
+        "| recover s | peak worker RSS MiB | result |"
+    )
+    lines = [
+        f"chaos suite ({'--short' if short else 'full'}), "
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
+        f"{platform.machine()}",
+        "",
+        head,
+        "|" + "---|" * head.count(" | ") + "---|",
+    ]
+    for r in results:
+        dead = ", ".join(f"{n} {k}" for k, n in sorted(r.dead_lettered.items())) or "0"
+        if r.bad_expected:
+            dead += f" (of {r.bad_expected} injected, {r.bad_missed} missed)"
+        rec = f"{r.recover_s:.1f}" if r.recover_s is not None else "-"
+        lines.append(
+            f"| {r.scenario} | {r.windows_sent} | {r.frames_scored}/{r.frames} "
+            f"| {r.windows_lost} | {r.duplicate_scores} | {r.duplicate_alert_messages} "
+            f"| {r.duplicate_alert_ids} | {'yes' if r.alerts_match else 'NO'} ({r.alerts}) "
+            f"| {dead} | {rec} | {r.peak_rss_mib:.0f} | {'pass' if r.passed else 'FAIL'} |"
+        )
+    return "\n".join(lines)
+
+
+def report(results: list[Result]) -> list[dict[str, Any]]:
+    return [r.as_dict() for r in results]
