@@ -49,7 +49,9 @@ def test_interrupted_training_resumes(synthetic_dataset: Path, tmp_path: Path) -
     class Stop(Exception):
         pass
 
-    def crash_in_second_epoch(epoch: int, step: int, steps: int, parts: dict[str, float]) -> None:
+    def crash_in_second_epoch(
+        epoch: int, epochs: int, step: int, steps: int, parts: dict[str, float]
+    ) -> None:
         if epoch == 1:
             raise Stop
 
