@@ -21,7 +21,8 @@ def test_jobs_api_needs_the_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     home = tmp_path / "home"  # no ~/.ray/auth_token of the real user is read or written
     home.mkdir()
     for var in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"):
-        monkeypatch.delenv(var, raising=False)
+        monkeypatch.setenv(var, "")  # recorded, so whatever the test sets is undone
+        monkeypatch.delenv(var)
     monkeypatch.setenv("HOME", str(home))
     head_env = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token, "HOME": str(home)}
     with ray_head(1, head_env, start_timeout_s=60) as head:

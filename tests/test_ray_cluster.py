@@ -15,7 +15,10 @@ AUTH_VARS = ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     for var in AUTH_VARS:
-        monkeypatch.delenv(var, raising=False)
+        # setenv first, so the undo removes what use_token() sets later (a bare delenv of
+        # an unset variable records nothing, and the token mode leaked into later tests)
+        monkeypatch.setenv(var, "")
+        monkeypatch.delenv(var)
     monkeypatch.setenv("HOME", str(tmp_path))
     return tmp_path
 
