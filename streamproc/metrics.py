@@ -50,6 +50,19 @@ TRANSPORT_DROPPED = Counter(
     ["topic"],
     registry=REGISTRY,
 )
+FRAMES_TOPIC_BYTES = Counter(
+    "streamproc_frames_topic_bytes_total",
+    "Bytes of frame windows handed to the frames topic (value, key and headers), by codec.",
+    ["codec"],
+    registry=REGISTRY,
+)
+WINDOWS_TOO_LARGE = Counter(
+    "streamproc_windows_too_large_total",
+    "Frame windows ingest dropped because they were over worker.max_message_bytes even in "
+    "the camera's codec (the error log says what to change).",
+    ["camera"],
+    registry=REGISTRY,
+)
 WINDOWS_SCORED = Counter(
     "streamproc_windows_scored_total",
     "Frame windows scored by the model.",

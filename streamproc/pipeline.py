@@ -54,7 +54,13 @@ def policy_for(cfg: StreamprocConfig, art: Artifact) -> Policy:
 def make_scorer(cfg: StreamprocConfig, artifact: Path) -> ScorerClient:
     if cfg.serving.mode == "local":
         return LocalScorer(
-            ScoringService(artifact, cfg.serving.device, cfg.serving.frame_cache_frames)
+            ScoringService(
+                artifact,
+                cfg.serving.device,
+                cfg.serving.frame_cache_frames,
+                cfg.serving.threads,
+                cfg.serving.precision,
+            )
         )
     if cfg.serving.mode == "http":  # the app runs on the cluster already (the chart's)
         return HttpScorer(str(cfg.serving.url), cfg.serving.request_timeout_s)
@@ -123,6 +129,8 @@ class Pipeline:
             window_length=w.length,
             window_stride=w.stride,
             max_message_bytes=self.cfg.worker.max_message_bytes,
+            codec=self.cfg.cameras.codec,
+            jpeg_quality=self.cfg.cameras.jpeg_quality,
         )
         self.ingest.start()
 

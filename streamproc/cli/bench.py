@@ -161,6 +161,58 @@ def scoring(
     typer.echo(table)
 
 
+@app.command("cost")
+@friendly_errors
+def cost(
+    data: Path = typer.Option(..., "--data", help="Labelled dataset; each test clip = a camera."),
+    artifact: Path = typer.Option(..., "--artifact", help="Model artifact."),
+    transport: str = typer.Option("memory", "--transport", help="kafka or memory."),
+    scoring: str = typer.Option("serve", "--scoring", help="serve (Ray Serve) or local."),
+    layout: list[str] = typer.Option(
+        ["1x1"], "--layout", help="WORKERSxREPLICAS, repeatable (e.g. 1x1 2x1 1x2)."
+    ),
+    variant: list[str] = typer.Option(
+        ["defaults"],
+        "--variant",
+        help="NAME or NAME:path=value[,path=value] config overrides, repeatable, e.g. "
+        "per-window-flow:serving.frame_cache_frames=0 or jpeg:cameras.codec=jpeg.",
+    ),
+    model_threads: int = typer.Option(
+        1,
+        "--model-threads",
+        min=1,
+        help="torch/OpenCV threads per replica (1, as Ray gives a num_cpus 1 replica, puts "
+        "the model's whole CPU in its stage).",
+    ),
+    fps: float | None = typer.Option(None, "--fps", help="Pace each camera (default: unpaced)."),
+    timeout: float = typer.Option(1800, "--timeout", help="Give up a run after seconds."),
+    report: Path | None = typer.Option(None, "--report", help="Also write the JSON here."),
+    out: Path | None = typer.Option(None, "--out", help="Also write the table here."),
+) -> None:
+    """CPU seconds per 1,000 frames of every process and stage, bytes per frame on the
+    frames topic and Redis commands per window, for each layout and variant."""
+    from streamproc.evaluation.cost_bench import cost_table, parse_layout, parse_variant, run_cost
+
+    if transport not in ("kafka", "memory"):
+        raise ConfigError(f"--transport must be kafka or memory, got {transport!r}")
+    if scoring not in ("serve", "local"):
+        raise ConfigError(f"--scoring must be serve or local, got {scoring!r}")
+    layouts = [parse_layout(x) for x in layout]
+    variants = [parse_variant(v) for v in variant]
+    open_split(data, "test", require_labels=True)
+    result = run_cost(
+        data, artifact, "kafka" if transport == "kafka" else "memory",
+        "serve" if scoring == "serve" else "local", layouts, variants, model_threads,
+        timeout, fps, log=lambda s: console.print(s),
+    )  # fmt: skip
+    table = cost_table(result)
+    for path, text in ((report, json.dumps(result, indent=2)), (out, table)):
+        if path:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+    typer.echo(table)
+
+
 # ---------------------------------------------------------------- bench cluster (issue 13)
 @app.command("cluster")
 @friendly_errors

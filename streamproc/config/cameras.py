@@ -210,6 +210,14 @@ class CamerasConfig(StrictModel):
         description="Values every camera starts from; a camera's own values win.",
     )
     cameras: list[CameraConfig] = Field(default_factory=list, description="The cameras.")
+    codec: Literal["auto", "raw", "jpeg"] = Field(
+        "auto",
+        description="How ingest encodes a window's frames on the wire: raw (lossless, the "
+        "most bytes, the least CPU), jpeg (about 5-10x fewer bytes, lossy, CPU to encode "
+        "and decode), or auto: raw until a window is over worker.max_message_bytes, then "
+        "JPEG for that camera. `streamproc bench cost` measures both.",
+    )
+    jpeg_quality: int = Field(90, ge=1, le=100, description="JPEG quality of jpeg/auto windows.")
 
     @model_validator(mode="before")
     @classmethod

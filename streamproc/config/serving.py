@@ -49,9 +49,10 @@ class ServingConfig(StrictModel):
     threads: int | None = Field(
         None,
         ge=1,
-        description="torch CPU threads per replica; None = Ray's default, num_cpus rounded "
-        "(Ray sets OMP_NUM_THREADS from num_cpus). On one machine with one replica, the "
-        "machine's core count lets the model use every core.",
+        description="CPU threads per replica for torch and OpenCV (the optical flow), and "
+        "for the in-process model of mode local; None = the libraries' defaults (in a "
+        "replica, Ray sets OMP_NUM_THREADS from num_cpus). On one machine with one "
+        "replica, the machine's core count lets the model use every core.",
     )
     frame_cache_frames: int = Field(
         1024,
@@ -60,6 +61,13 @@ class ServingConfig(StrictModel):
         "consecutive windows share are preprocessed (optical flow) once; about 110 KB each "
         "at the default input size; 0 = off. Windows of a camera must reach the same "
         "replica for hits.",
+    )
+    precision: Literal["fp32", "bf16", "fp16"] = Field(
+        "fp32",
+        description="The network's arithmetic: fp32, or bf16/fp16 autocast (on a GPU, "
+        "bf16 or fp16 with tensor cores; on a CPU bf16 pays only with AMX/AVX512-BF16). "
+        "`streamproc bench cost --variant` measures it; scores shift slightly, so "
+        "recalibrate (`streamproc model recalibrate`) after changing it.",
     )
     max_batch_size: int = Field(16, ge=1, description="@serve.batch: windows per model call.")
     batch_wait_timeout_s: float = Field(

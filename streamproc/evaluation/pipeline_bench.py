@@ -28,7 +28,7 @@ from streamproc.errors import ConfigError
 from streamproc.evaluation.events import intervals
 from streamproc.evaluation.metrics import micro_auc
 from streamproc.evaluation.runner import report_for, score_dataset
-from streamproc.model.artifact import load_artifact
+from streamproc.model.artifact import Artifact, load_artifact
 from streamproc.pipeline import Pipeline
 from streamproc.serving.scorer import ScoreRequest, ScoringService
 from streamproc.sources.dataset import open_split
@@ -227,6 +227,105 @@ def run_pipeline_bench(
         torch.set_num_threads(previous)
 
 
+@dataclass
+class Replay:
+    """What one replay of a fleet through the pipeline published, and when."""
+
+    cfg: StreamprocConfig
+    got: Collected
+    expected: dict[str, int]  # camera -> frames
+    labels: dict[str, np.ndarray]
+    t0: float  # ingest started
+    t_end: float  # the last score arrived
+
+
+Probe = Callable[[str, Pipeline], None]
+
+
+def replay(
+    cfg: StreamprocConfig,
+    artifact: Path,
+    data: Path,
+    timeout_s: float,
+    fps: float | None,
+    camera_resize: tuple[int, int] | None,
+    log: Callable[[str], None],
+    probe: Probe | None = None,
+) -> Replay:
+    """Every test clip of ``data`` as a camera through ``cfg``'s pipeline; the scores and
+    alerts it published. ``probe("start"|"end", pipeline)`` runs once the model and
+    workers are up, just before the cameras start, and once the last score arrived,
+    before anything is stopped (a cost measurement's two snapshots)."""
+    art = load_artifact(artifact)
+    clips = open_split(data, "test", require_labels=True)
+    labels = {f"clip-{c.name}": c.labels for c in clips if c.labels is not None}
+    cfg.smoothing = art.config.smoothing
+    cfg.cameras.cameras = [
+        CameraConfig(
+            id=f"clip-{c.name}",
+            source=str(c.path),
+            source_fps=fps or 10.0,
+            realtime=fps is not None,
+            resize=camera_resize,
+        )
+        for c in clips
+    ]
+    expected = {cam: len(lab) for cam, lab in labels.items()}
+    total = sum(expected.values())
+    pipe = Pipeline(cfg, artifact)
+    log(
+        f"{len(clips)} cameras, {total} frames, transport {cfg.transport.type}, scoring "
+        f"{cfg.serving.mode}, {cfg.worker.workers} worker(s), "
+        f"{cfg.serving.num_replicas} replica(s)"
+    )
+    pipe.start(ingest=False)  # model and workers up first: startup is not throughput
+    assert pipe.transport is not None
+    collector = pipe.transport.consumer(
+        [cfg.topics.scores, cfg.topics.alerts], f"bench-collector-{uuid.uuid4().hex[:8]}"
+    )
+    got = Collected({}, {}, [], 0)
+    try:
+        if probe:
+            probe("start", pipe)
+        t0 = time.time()
+        pipe.start_ingest()
+        deadline = t0 + timeout_s
+        while len(got.scores) < total and time.time() < deadline:
+            collect(collector.poll(500, 0.5), got, cfg.topics.scores)
+        t_end = max(got.received_at.values(), default=time.time())
+        if probe:
+            probe("end", pipe)
+        collect(collector.poll(500, 2.0), got, cfg.topics.scores)  # trailing alert ends
+    finally:
+        collector.close()
+        pipe.stop()
+    return Replay(cfg, got, expected, labels, t0, t_end)
+
+
+def published(rep: Replay, field: str) -> dict[str, np.ndarray]:
+    """Each complete camera's published series of ``field`` (cameras missing a frame
+    are left out)."""
+    series = {
+        cam: np.array(
+            [
+                rep.got.scores[(cam, i)][field] if (cam, i) in rep.got.scores else np.nan
+                for i in range(n)
+            ]
+        )
+        for cam, n in rep.expected.items()
+    }
+    return {cam: s for cam, s in series.items() if not np.isnan(s).any()}
+
+
+def windows_lost(rep: Replay, art: Artifact) -> int:
+    w = art.config.data.window
+    return sum(
+        any((cam, f) not in rep.got.scores for f in range(s, s + w.length))
+        for cam, n in rep.expected.items()
+        for s in window_starts(n, w.length, w.stride)
+    )
+
+
 def _run(
     data: Path,
     artifact: Path,
@@ -242,67 +341,16 @@ def _run(
     in_flight: int | None,
 ) -> dict[str, Any]:
     art = load_artifact(artifact)
-    clips = open_split(data, "test", require_labels=True)
-    labels = {f"clip-{c.name}": c.labels for c in clips if c.labels is not None}
     run_id = uuid.uuid4().hex[:8]
     with tempfile.TemporaryDirectory() as tmp:
         cfg = bench_config(
             transport, scoring, run_id, Path(tmp), workers, threads, replicas, in_flight
         )
-        cfg.smoothing = art.config.smoothing
-        cfg.cameras.cameras = [
-            CameraConfig(
-                id=f"clip-{c.name}",
-                source=str(c.path),
-                source_fps=fps or 10.0,
-                realtime=fps is not None,
-                resize=camera_resize,
-            )
-            for c in clips
-        ]
-        expected = {cam: len(lab) for cam, lab in labels.items()}
-        total = sum(expected.values())
-        pipe = Pipeline(cfg, artifact)
-        log(
-            f"run {run_id}: {len(clips)} cameras, {total} frames, transport {transport}, "
-            f"scoring {scoring}, {workers} worker(s)"
-        )
-        pipe.start(ingest=False)  # model and workers up first: startup is not throughput
-        assert pipe.transport is not None
-        collector = pipe.transport.consumer(
-            [cfg.topics.scores, cfg.topics.alerts], f"bench-collector-{run_id}"
-        )
-        got = Collected({}, {}, [], 0)
-        t0 = time.time()
-        pipe.start_ingest()
-        deadline = t0 + timeout_s
-        while len(got.scores) < total and time.time() < deadline:
-            collect(collector.poll(500, 0.5), got, cfg.topics.scores)
-        t_end = max(got.received_at.values(), default=time.time())
-        collect(collector.poll(500, 2.0), got, cfg.topics.scores)  # trailing alert ends
-        collector.close()
-        pipe.stop()
-
-    def published(field: str) -> dict[str, np.ndarray]:
-        series = {
-            cam: np.array(
-                [
-                    got.scores[(cam, i)][field] if (cam, i) in got.scores else np.nan
-                    for i in range(n)
-                ]
-            )
-            for cam, n in expected.items()
-        }
-        return {cam: s for cam, s in series.items() if not np.isnan(s).any()}
-
-    complete = published("normalized")
-    smoothed = published("smoothed")
-    w = art.config.data.window
-    lost = sum(
-        any((cam, f) not in got.scores for f in range(s, s + w.length))
-        for cam, n in expected.items()
-        for s in window_starts(n, w.length, w.stride)
-    )
+        log(f"run {run_id}")
+        rep = replay(cfg, artifact, data, timeout_s, fps, camera_resize, log)
+    got, labels = rep.got, rep.labels
+    complete = published(rep, "normalized")
+    smoothed = published(rep, "smoothed")
     lat = np.array([got.received_at[k] - got.scores[k]["time"] for k in got.scores])
     # The same layout as the replicas: as many models, each with the replicas' threads.
     raw = raw_throughput(artifact, data, cfg.serving.max_batch_size, replicas)
@@ -316,10 +364,10 @@ def _run(
         "scoring": scoring,
         "workers": workers,
         "paced_fps": fps,
-        "cameras": len(clips),
-        "frames": total,
+        "cameras": len(rep.expected),
+        "frames": sum(rep.expected.values()),
         "frames_scored": len(got.scores),
-        "windows_lost": lost,
+        "windows_lost": windows_lost(rep, art),
         "micro_auc": micro_auc(complete, {k: labels[k] for k in complete}) if complete else None,
         "eval_micro_auc": eval_rep["micro_auc"],
         "fixed_micro_auc": (
@@ -327,7 +375,7 @@ def _run(
         ),
         "eval_fixed_micro_auc": eval_rep["fixed"]["micro_auc"],
         **alert_quality(got.alerts, labels),
-        "frames_per_s": len(got.scores) / max(t_end - t0, 1e-9),
+        "frames_per_s": len(got.scores) / max(rep.t_end - rep.t0, 1e-9),
         "raw_frames_per_s": raw,
         "p50_latency_ms": float(np.percentile(lat, 50) * 1000) if lat.size else None,
         "p99_latency_ms": float(np.percentile(lat, 99) * 1000) if lat.size else None,

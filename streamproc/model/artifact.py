@@ -29,7 +29,7 @@ from streamproc.config import StreamprocConfig, config_from_dict
 from streamproc.errors import ArtifactError, ConfigError
 from streamproc.model.base import AnomalyModel
 from streamproc.model.registry import build_model
-from streamproc.model.scoring import Calibration, WindowScorer
+from streamproc.model.scoring import Calibration, Precision, WindowScorer
 
 # The sections a model carries; deployment sections (cameras, transport, ...) and their
 # secrets never go into an artifact.
@@ -53,13 +53,16 @@ class Artifact:
     def threshold(self) -> float:
         return float(self.stats["threshold"])
 
-    def scorer(self, device: torch.device | str = "cpu") -> WindowScorer:
+    def scorer(
+        self, device: torch.device | str = "cpu", precision: Precision = "fp32"
+    ) -> WindowScorer:
         return WindowScorer(
             self.model,
             self.config.scoring,
             self.calibration,
             device,
             self.config.data.preprocess.appearance_channels,
+            precision,
         )
 
 

@@ -7,7 +7,8 @@ benchmarks.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Literal
 
 import numpy as np
 import torch
@@ -21,6 +22,8 @@ EPS = 1e-6
 # channel (speed x gain / 8 px per frame, saturating at 1) 0.1 is 0.2 px per frame at the
 # model's size, about half a walker's speed: below it, an excess counts as absolute.
 RELATIVE_FLOOR = 0.1
+Precision = Literal["fp32", "bf16", "fp16"]
+AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def error_maps(
@@ -151,9 +154,12 @@ class Calibration:
 class WindowScores:
     frame_scores: np.ndarray  # (B, T) the configured score
     mean_error: np.ndarray  # (B, T) plain MSE, always reported
-    error_maps: np.ndarray | None  # (B, T, H, W) when requested (heatmaps)
+    error_maps: np.ndarray | None  # (B, T, H, W) when requested (heatmaps); see map_rows
     recon: np.ndarray | None  # (B, C, T, H, W) when requested (videos)
     cues: dict[str, np.ndarray] = field(default_factory=dict)  # cue -> (B, T) pooled, raw
+    # The windows error_maps holds, in order, when only some were copied (map_min_score);
+    # None: every window of the batch.
+    map_rows: list[int] | None = None
 
 
 class WindowScorer:
@@ -168,8 +174,10 @@ class WindowScorer:
         calibration: Calibration | None = None,
         device: torch.device | str = "cpu",
         appearance_channels: int = 1,
+        precision: Precision = "fp32",
     ) -> None:
         self.device = torch.device(device)
+        self.precision = precision
         self.appearance_channels = appearance_channels
         self.channels = channel_slice(cfg.channels, appearance_channels)
         self.model = model.to(self.device).eval()
@@ -182,8 +190,18 @@ class WindowScorer:
 
     @torch.inference_mode()
     def forward(self, windows: np.ndarray | torch.Tensor) -> tuple[torch.Tensor, ModelOutput]:
-        x = torch.as_tensor(windows, dtype=torch.float32, device=self.device)
-        return x, self.model(x)
+        """The network on a batch; with ``precision`` bf16 or fp16 under autocast (the
+        outputs come back as float32). To a GPU the batch goes through pinned memory."""
+        x = torch.as_tensor(windows, dtype=torch.float32)
+        if self.device.type == "cuda" and x.device.type == "cpu":
+            x = x.pin_memory().to(self.device, non_blocking=True)
+        else:
+            x = x.to(self.device)
+        if self.precision == "fp32":
+            return x, self.model(x)
+        with torch.autocast(self.device.type, dtype=AUTOCAST[self.precision]):
+            out = self.model(x)
+        return x, replace(out, recon=out.recon.float(), latent=out.latent.float())
 
     def _normalise(self, maps: torch.Tensor) -> torch.Tensor:
         if self.cfg.normalize_pixels and self.cal.pixel_error is not None:
@@ -234,8 +252,12 @@ class WindowScorer:
         with_maps: bool = False,
         with_recon: bool = False,
         masks: np.ndarray | torch.Tensor | None = None,
+        map_min_score: float | None = None,
     ) -> WindowScores:
-        """Score a batch; ``masks`` (B, H, W) of 0/1 selects the pixels that count."""
+        """Score a batch; ``masks`` (B, H, W) of 0/1 selects the pixels that count. With
+        ``map_min_score`` only the error maps of windows whose highest frame score reaches
+        it leave the device (``map_rows`` says which): a heatmap is drawn only for a
+        window that may alert."""
         x, out = self.forward(windows)
         m = None if masks is None else torch.as_tensor(masks, dtype=torch.float32, device=x.device)
         raw = error_maps(x, out.recon, self.channels, self.cfg.residual)
@@ -248,12 +270,18 @@ class WindowScorer:
             shown = self._strongest_map(maps, cues) if with_maps else maps["appearance"]
         if m is not None:
             shown = shown * m[:, None]
+        frame_scores = s.float().cpu().numpy()
+        rows = None
+        if with_maps and map_min_score is not None:
+            rows = [int(i) for i in np.flatnonzero(frame_scores.max(axis=1) >= map_min_score)]
+            shown = shown[rows]
         return WindowScores(
-            frame_scores=s.float().cpu().numpy(),
+            frame_scores=frame_scores,
             mean_error=masked_mean(raw, m).float().cpu().numpy(),
             error_maps=shown.float().cpu().numpy() if with_maps else None,
             recon=out.recon.float().cpu().numpy() if with_recon else None,
             cues={k: v.float().cpu().numpy() for k, v in cues.items()},
+            map_rows=rows,
         )
 
     def _strongest_map(

@@ -24,10 +24,17 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Literal
 
 from streamproc.config.cameras import CameraConfig
+from streamproc.cpu import stage
 from streamproc.errors import ConfigError
-from streamproc.metrics import WINDOWS_DELIVERY_FAILED, WINDOWS_SENT
+from streamproc.metrics import (
+    FRAMES_TOPIC_BYTES,
+    WINDOWS_DELIVERY_FAILED,
+    WINDOWS_SENT,
+    WINDOWS_TOO_LARGE,
+)
 from streamproc.sources.camera import CameraSource, Clock, Frame, open_camera
 from streamproc.sources.runner import CameraRunner, CameraStatus
 from streamproc.transport.base import Producer
@@ -63,6 +70,7 @@ class Ingest:
         window_length: int,
         window_stride: int,
         max_message_bytes: int = 1_000_000,
+        codec: Literal["auto", "raw", "jpeg"] = "auto",
         jpeg_quality: int = 90,
         queue_size: int = 8,
         clock: Clock = time.time,
@@ -84,6 +92,7 @@ class Ingest:
         # Sequence numbers restart at 0 with every Ingest; this id tells workers so.
         self.stream = f"{int(clock() * 1000):x}-{uuid.uuid4().hex[:8]}"
         self.max_message_bytes, self.jpeg_quality = max_message_bytes, jpeg_quality
+        self.codec = codec
         # Producers are not promised to be thread-safe; sends are short, so one lock is cheap.
         self._send_lock = threading.Lock()
         self._failure_logged: dict[str, float] = {}  # camera -> last delivery warning
@@ -91,6 +100,7 @@ class Ingest:
             c.id: _CameraPipe(
                 Windower(c.id, window_length, window_stride),
                 deque(maxlen=window_length),
+                jpeg=codec == "jpeg",
                 header=[("camera", c.id.encode())],
             )
             for c in enabled
@@ -142,14 +152,16 @@ class Ingest:
     def _on_frame(self, camera_id: str, frame: Frame) -> None:
         pipe = self._pipes[camera_id]
         pipe.labels.append(frame.label)
-        window = pipe.windower.push(frame.image, frame.timestamp)
+        with stage("windowing"):
+            window = pipe.windower.push(frame.image, frame.timestamp)
         if window is not None:
             self._send(camera_id, pipe, window)
 
     def _on_end(self, camera_id: str) -> None:
         """A finite source ended: send the end-aligned tail window so every frame is scored."""
         pipe = self._pipes[camera_id]
-        window = pipe.windower.flush()
+        with stage("windowing"):
+            window = pipe.windower.flush()
         if window is not None:
             self._send(camera_id, pipe, window)
 
@@ -157,7 +169,8 @@ class Ingest:
         wire = WireWindow(
             camera_id, window.seq, window.frames, window.timestamps, window.context, self.stream
         )
-        value = self._encode(pipe, wire)
+        with stage("encode"):
+            value = self._encode(pipe, wire)
         if value is None:
             return
         headers = list(pipe.header)
@@ -165,7 +178,7 @@ class Ingest:
         labels = list(pipe.labels)
         if any(label is not None for label in labels):
             headers.append(("labels", json.dumps(labels).encode()))
-        with self._send_lock:
+        with self._send_lock, stage("produce"):
             self.producer.send(
                 self.frames_topic,
                 value,
@@ -173,6 +186,8 @@ class Ingest:
                 headers=headers,
                 on_delivery=lambda err: self._delivered(camera_id, err),
             )
+        size = len(value) + len(camera_id.encode()) + sum(len(k) + len(v) for k, v in headers)
+        FRAMES_TOPIC_BYTES.labels(codec="jpeg" if pipe.jpeg else "raw").inc(size)
 
     def _delivered(self, camera_id: str, err: BaseException | None) -> None:
         """A window is counted as sent only once the broker acknowledged it."""
@@ -186,12 +201,16 @@ class Ingest:
             log.warning("camera %s: a window was not delivered: %s", camera_id, err)
 
     def _encode(self, pipe: _CameraPipe, wire: WireWindow) -> bytes | None:
+        """The window in the camera's codec (cameras.codec); None if it is too large."""
         limit = self.max_message_bytes
-        raw = encode_window(wire, "raw")
-        if len(raw) <= limit:
-            return raw
         if not pipe.jpeg:
-            pipe.jpeg = True
+            raw = encode_window(wire, "raw")
+            if len(raw) <= limit:
+                return raw
+            if self.codec == "raw":
+                self._too_large(pipe, wire, len(raw))
+                return None
+            pipe.jpeg = True  # auto: this camera's raw windows do not fit
             log.info(
                 "camera %s: raw windows are %d bytes, over max_message_bytes %d; sending JPEG "
                 "(quality %d) from now on",
@@ -203,14 +222,21 @@ class Ingest:
         value = encode_window(wire, "jpeg", self.jpeg_quality)
         if len(value) <= limit:
             return value
+        self._too_large(pipe, wire, len(value))
+        return None
+
+    def _too_large(self, pipe: _CameraPipe, wire: WireWindow, size: int) -> None:
+        """A window over max_message_bytes in the camera's codec is dropped, and said."""
+        WINDOWS_TOO_LARGE.labels(camera=wire.camera).inc()
         if not pipe.too_large_logged:
             pipe.too_large_logged = True
             log.error(
-                "camera %s: a window is %d bytes even as JPEG, over max_message_bytes %d; such "
-                "windows are dropped: set the camera's resize (or color: false), or raise "
-                "max_message_bytes together with the broker's message.max.bytes",
+                "camera %s: a window is %d bytes as %s, over max_message_bytes %d; such "
+                "windows are dropped: set the camera's resize (or color: false), cameras.codec "
+                "auto or jpeg, or raise max_message_bytes together with the broker's "
+                "message.max.bytes",
                 wire.camera,
-                len(value),
-                limit,
+                size,
+                "JPEG" if pipe.jpeg else "raw",
+                self.max_message_bytes,
             )
-        return None

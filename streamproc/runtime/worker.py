@@ -37,6 +37,7 @@ from typing import Any
 from streamproc import metrics
 from streamproc.alerts.lifecycle import ScoredWindow, apply_scores, end_if_gone, is_retired
 from streamproc.config.transport import TopicsConfig
+from streamproc.cpu import stage
 from streamproc.runtime import killpoint
 from streamproc.runtime.batch import Batch, Item
 from streamproc.runtime.contract import check_window
@@ -203,37 +204,39 @@ class StreamWorker:
         self._holding = 0
 
     def _take(self, timeout_s: float) -> Batch | None:
-        records = self.consumer.poll(self.max_records, timeout_s)
+        with stage("fetch"):
+            records = self.consumer.poll(self.max_records, timeout_s)
         if not records:
             return None
         killpoint.reached("poll")
         self._holding += 1
         offsets: dict[tuple[str, int], int] = {}
-        items = []
-        now = time.time()
-        for rec in records:
-            key = (rec.topic, rec.partition)
-            offsets[key] = max(offsets.get(key, 0), rec.offset + 1)
-            item = Item(rec)
-            # Broad on purpose: the records are polled, so an error escaping here would
-            # drop them unseen; a bug in a check dead-letters them instead (replayable).
-            try:
-                window = decode_window(rec.value)
-            except Exception as err:  # WireError; decode_window raises nothing else
-                item.failure = Failure.of("decode", err)
-            else:
-                try:
-                    check_window(window, self.window_length, now)
-                    item.window = window
-                except Exception as err:  # ContractError
-                    item.failure = Failure.of("contract", err)
-            items.append(item)
+        with stage("decode"):
+            items = [self._decoded(rec, offsets) for rec in records]
         batch = Batch(items, offsets)
         try:
             self._submit(batch)
         except Exception as err:  # the batch is held; _finish submits it again
             log.warning("could not submit a batch for scoring (%s); will retry", err)
         return batch
+
+    def _decoded(self, rec: Record, offsets: dict[tuple[str, int], int]) -> Item:
+        key = (rec.topic, rec.partition)
+        offsets[key] = max(offsets.get(key, 0), rec.offset + 1)
+        item = Item(rec)
+        # Broad on purpose: the records are polled, so an error escaping here would
+        # drop them unseen; a bug in a check dead-letters them instead (replayable).
+        try:
+            window = decode_window(rec.value)
+        except Exception as err:  # WireError; decode_window raises nothing else
+            item.failure = Failure.of("decode", err)
+        else:
+            try:
+                check_window(window, self.window_length, time.time())
+                item.window = window
+            except Exception as err:  # ContractError
+                item.failure = Failure.of("contract", err)
+        return item
 
     def _settings(self, camera: str) -> CameraSettings:
         """The camera's settings; its defaults when the stored ones no longer validate
@@ -323,6 +326,43 @@ class StreamWorker:
         """Scores -> state -> publish -> flush -> clear outbox -> commit. Safe to repeat:
         applying is idempotent by sequence number and outbox ids are stable."""
         self._score(batch)
+        with stage("state"):
+            touched = self._apply_all(batch)
+        killpoint.reached("apply")
+        with stage("publish"):
+            for camera, state in touched.items():
+                self._publish_outbox(camera, state)
+            killpoint.reached("publish")
+            # Sent last, so a failure above does not send them twice; counted only once the
+            # flush has delivered them, and not sent again if a later step is retried.
+            bad = [i for i in batch.items if i.failure is not None and not i.dead_lettered]
+            for item in bad:
+                self._dead_letter(item.record, item.failure)  # type: ignore[arg-type]
+            self.producer.flush()
+        killpoint.reached("flush")
+        for item in bad:
+            assert item.failure is not None
+            item.dead_lettered = True
+            metrics.BAD_MESSAGES.labels(reason=item.failure.reason).inc()
+            self.stats.bad_messages += 1
+        with stage("state"):
+            for camera, state in touched.items():
+                self._clear_outbox(camera, state.outbox)
+        if not all(i.result is not None or i.dead_lettered for i in batch.items):
+            # Cannot happen by construction; if it ever did, committing would lose windows.
+            raise RuntimeError("a record of the batch was neither applied nor dead-lettered")
+        killpoint.reached("commit")  # before it
+        with stage("publish"):
+            self.consumer.commit(batch.offsets)
+        self.progress_at = time.monotonic()
+        self._holding -= 1
+        self.stats.batches += 1
+        applied = len(batch.scored())
+        self.stats.windows += applied
+        return applied
+
+    def _apply_all(self, batch: Batch) -> dict[str, CameraState]:
+        """Apply every scored window to its camera's state; the cameras' new states."""
         touched: dict[str, CameraState] = {}
         for item in batch.scored():
             assert item.window is not None and item.result is not None
@@ -333,35 +373,7 @@ class StreamWorker:
                 item.failure = failure_while_applying(err, batch.exhausted)
                 if item.failure is None:
                     raise
-        killpoint.reached("apply")
-        for camera, state in touched.items():
-            self._publish_outbox(camera, state)
-        killpoint.reached("publish")
-        # Sent last, so a failure above does not send them twice; counted only once the
-        # flush has delivered them, and not sent again if a later step is retried.
-        bad = [i for i in batch.items if i.failure is not None and not i.dead_lettered]
-        for item in bad:
-            self._dead_letter(item.record, item.failure)  # type: ignore[arg-type]
-        self.producer.flush()
-        killpoint.reached("flush")
-        for item in bad:
-            assert item.failure is not None
-            item.dead_lettered = True
-            metrics.BAD_MESSAGES.labels(reason=item.failure.reason).inc()
-            self.stats.bad_messages += 1
-        for camera, state in touched.items():
-            self._clear_outbox(camera, state.outbox)
-        if not all(i.result is not None or i.dead_lettered for i in batch.items):
-            # Cannot happen by construction; if it ever did, committing would lose windows.
-            raise RuntimeError("a record of the batch was neither applied nor dead-lettered")
-        killpoint.reached("commit")  # before it
-        self.consumer.commit(batch.offsets)
-        self.progress_at = time.monotonic()
-        self._holding -= 1
-        self.stats.batches += 1
-        applied = len(batch.scored())
-        self.stats.windows += applied
-        return applied
+        return touched
 
     def _dead_letter(self, rec: Record, failure: Failure) -> None:
         log.warning(

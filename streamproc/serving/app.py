@@ -8,7 +8,7 @@ The Helm chart embeds the same file (``serveConfigV2`` of the RayService).
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel, Field
 from ray.serve import Application
@@ -26,6 +26,7 @@ class AppArgs(BaseModel):
     batch_wait_timeout_s: float = Field(0.01, ge=0)
     threads: int | None = Field(None, ge=1, description="torch CPU threads; None = Ray's.")
     frame_cache_frames: int = Field(1024, ge=0, description="serving.frame_cache_frames.")
+    precision: Literal["fp32", "bf16", "fp16"] = Field("fp32", description="serving.precision.")
 
 
 def bind_scorer(args: AppArgs, options: dict[str, Any] | None = None) -> Application:
@@ -42,6 +43,7 @@ def bind_scorer(args: AppArgs, options: dict[str, Any] | None = None) -> Applica
             args.batch_wait_timeout_s,
             args.threads,
             args.frame_cache_frames,
+            args.precision,
         ),
     )
 
@@ -91,6 +93,7 @@ def serve_config(cfg: ServingConfig, artifact: str) -> dict[str, Any]:
                     "batch_wait_timeout_s": cfg.batch_wait_timeout_s,
                     "threads": cfg.threads,
                     "frame_cache_frames": cfg.frame_cache_frames,
+                    "precision": cfg.precision,
                 },
                 "deployments": [deployment],
             }

@@ -20,9 +20,9 @@ import asyncio
 import json
 from typing import Any
 
-import torch
 from ray import serve
 
+from streamproc.model.scoring import Precision
 from streamproc.ray_cluster import configured_token
 from streamproc.serving.http_codec import decode_batch, encode_results
 from streamproc.serving.scorer import ScoreRequest, ScoreResult, ScoringService
@@ -39,10 +39,9 @@ class AnomalyScorer:
         batch_wait_timeout_s: float = 0.01,
         threads: int | None = None,
         frame_cache_frames: int = 1024,
+        precision: Precision = "fp32",
     ) -> None:
-        if threads:
-            torch.set_num_threads(threads)
-        self.service = ScoringService(artifact, device, frame_cache_frames)
+        self.service = ScoringService(artifact, device, frame_cache_frames, threads, precision)
         self.max_batch_size = max_batch_size
         self.score_many.set_batch_wait_timeout_s(batch_wait_timeout_s)  # type: ignore[attr-defined]
         self.score.set_max_batch_size(max_batch_size)  # type: ignore[attr-defined]

@@ -30,6 +30,7 @@ def launch(cfg: ServingConfig, artifact: str | Path) -> Any:
         batch_wait_timeout_s=cfg.batch_wait_timeout_s,
         threads=cfg.threads,
         frame_cache_frames=cfg.frame_cache_frames,
+        precision=cfg.precision,
     )
     opts = deployment_options(cfg)
     app = bind_scorer(args, opts)

@@ -13,9 +13,10 @@ import cv2
 import numpy as np
 import torch
 
+from streamproc.cpu import stage
 from streamproc.model.artifact import Artifact, load_artifact
 from streamproc.model.device import pick_device
-from streamproc.model.scoring import WindowScorer
+from streamproc.model.scoring import Precision, WindowScorer
 from streamproc.serving.frame_cache import FrameCache, frame_key
 from streamproc.windowing.preprocess import FramePreprocessor
 
@@ -74,9 +75,18 @@ class ScoringService:
     comes back with ``error`` set while the rest of the batch is scored."""
 
     def __init__(
-        self, artifact: str | Path, device: str = "auto", cache_frames: int = 1024
+        self,
+        artifact: str | Path,
+        device: str = "auto",
+        cache_frames: int = 1024,
+        threads: int | None = None,
+        precision: Precision = "fp32",
     ) -> None:
+        if threads:  # process-wide: one model per process (a replica, or a worker's own)
+            torch.set_num_threads(threads)
+            cv2.setNumThreads(threads)
         self.device = pick_device(device)
+        self.precision: Precision = precision
         self.cache = FrameCache(cache_frames)
         self._lock = threading.Lock()
         self.artifact_path = ""
@@ -94,7 +104,7 @@ class ScoringService:
 
     def load(self, path: str | Path) -> str:
         art = load_artifact(path)  # fully built before the swap
-        scorer = art.scorer(self.device)  # once per artifact, not per batch
+        scorer = art.scorer(self.device, self.precision)  # once per artifact, not per batch
         with self._lock:
             self._loaded, self.artifact_path = (art, scorer), str(path)
             self.cache = FrameCache(self.cache.capacity)  # inputs of the old preprocessing
@@ -129,7 +139,8 @@ class ScoringService:
         groups: dict[tuple[int, ...], list[tuple[int, np.ndarray]]] = {}
         for i, r in enumerate(requests):
             try:
-                x = self.preprocess(art, r)
+                with stage("preprocess"):
+                    x = self.preprocess(art, r)
             except Exception as err:  # this window only: it is reported, not raised
                 results[i] = _failed(r, art.version, err)
                 continue
@@ -154,11 +165,13 @@ class ScoringService:
         if any(m is not None for m in masks):
             stacked = np.stack([np.ones((h, w), np.float32) if m is None else m for m in masks])
         try:
-            out = scorer.score(
-                np.stack([x for _, x in members]),
-                with_maps=any(r.heatmap for r in reqs),
-                masks=stacked,
-            )
+            with stage("model"):
+                out = scorer.score(
+                    np.stack([x for _, x in members]),
+                    with_maps=any(r.heatmap for r in reqs),
+                    masks=stacked,
+                    map_min_score=art.threshold,
+                )
         except Exception as err:
             if len(members) == 1:
                 results[idx[0]] = _failed(reqs[0], art.version, err)
@@ -166,12 +179,15 @@ class ScoringService:
             for one in members:  # find the culprit: every other window is still scored
                 self._score_group(art, scorer, requests, [one], results)
             return
+        # Only windows that may alert carry a thumbnail (it rides on the alert event), and
+        # only their maps left the device.
+        mapped = {row: k for k, row in enumerate(out.map_rows or [])}
         for j, (i, r) in enumerate(zip(idx, reqs, strict=True)):
             scores = out.frame_scores[j]
             thumb = None
-            # Only windows that may alert carry a thumbnail: it rides on the alert event.
-            if r.heatmap and out.error_maps is not None and max(scores) >= art.threshold:
-                thumb = thumbnail(out.error_maps[j][int(np.argmax(scores))])
+            if r.heatmap and out.error_maps is not None and j in mapped:
+                with stage("heatmap"):
+                    thumb = thumbnail(out.error_maps[mapped[j]][int(np.argmax(scores))])
             results[i] = ScoreResult(
                 r.camera, r.seq, [float(v) for v in scores], art.version, thumb
             )

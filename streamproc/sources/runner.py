@@ -27,6 +27,7 @@ from typing import Literal
 import cv2
 
 from streamproc.config.cameras import CameraConfig, ReconnectConfig
+from streamproc.cpu import stage
 from streamproc.errors import StreamprocError
 from streamproc.metrics import CAMERA_RECONNECTS, CAMERA_UP, FRAMES_DROPPED, FRAMES_IN
 from streamproc.sources.camera import CameraDisconnected, CameraSource, Clock, Frame, open_camera
@@ -275,7 +276,8 @@ class CameraRunner:
                     self._sleep(wait)
                     if self._stop.is_set():
                         break
-            frame = self.camera.read()
+            with stage("camera"):
+                frame = self.camera.read()
             if frame is None:
                 return True
             if n == 0:
@@ -288,7 +290,9 @@ class CameraRunner:
             if not self._sampler.keep(frame.pts):
                 self._drop("fps")
                 continue
-            self._hand_off(self._prepare(frame))
+            with stage("camera"):
+                frame = self._prepare(frame)
+            self._hand_off(frame)
         return False
 
     def _prepare(self, frame: Frame) -> Frame:

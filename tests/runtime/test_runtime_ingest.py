@@ -198,6 +198,60 @@ def test_window_too_large_even_as_jpeg_is_dropped_and_logged_once(
     assert len(errors) == 1 and "resize" in errors[0].getMessage()
 
 
+def _sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+@pytest.mark.parametrize("codec", ["raw", "jpeg"])
+def test_the_configured_codec_from_the_first_window_and_its_bytes_counted(codec: str) -> None:
+    producer = RecordingProducer()
+    cam = CameraConfig(id=f"ing-codec-{codec}", source="synthetic", realtime=False)
+    before = _sample("streamproc_frames_topic_bytes_total", codec=codec)
+    ingest = Ingest(
+        [cam],
+        producer,
+        "frames",
+        window_length=8,
+        window_stride=4,
+        max_message_bytes=10_000_000,
+        codec=codec,  # type: ignore[arg-type]
+        jpeg_quality=80,
+        camera_factory=synthetic_factory(40),
+    )
+    run_to_end(ingest)
+    assert len(producer.sent) == 9
+    for _, value, _, _ in producer.sent:
+        assert f'"encoding":"{codec}"'.encode() in value[:2000]
+        assert decode_window(value).frames.shape == (8, 240, 360)
+    sent = sum(
+        len(v) + len(k or b"") + sum(len(a) + len(b) for a, b in h) for _, v, k, h in producer.sent
+    )
+    assert _sample("streamproc_frames_topic_bytes_total", codec=codec) - before == sent
+
+
+def test_raw_codec_drops_and_counts_a_window_over_the_limit(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    producer = RecordingProducer()
+    cam = CameraConfig(id="ing-raw-only", source="synthetic", realtime=False)
+    ingest = Ingest(
+        [cam],
+        producer,
+        "frames",
+        window_length=8,
+        window_stride=4,
+        max_message_bytes=300_000,  # a raw 8-frame window is 2.2 MB; JPEG would fit
+        codec="raw",
+        camera_factory=synthetic_factory(40),
+    )
+    with caplog.at_level(logging.INFO, logger="streamproc.runtime.ingest"):
+        run_to_end(ingest)
+    assert producer.sent == []
+    assert _sample("streamproc_windows_too_large_total", camera="ing-raw-only") == 9
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1 and "cameras.codec" in errors[0].getMessage()
+
+
 def test_stop_ends_endless_cameras_and_flushes() -> None:
     producer = RecordingProducer()
     cams = [CameraConfig(id=f"ing-live{i}", source="synthetic", realtime=False) for i in range(2)]

@@ -101,3 +101,46 @@ def test_overlapping_windows_reuse_preprocessed_frames_without_changing_scores(
     np.testing.assert_array_equal(got, want)
     assert cached.cache.hits == 2 * (len(windows) - 1)  # every overlapping frame, once
     assert plain.cache.hits == 0
+
+
+def test_heatmaps_leave_the_model_only_for_windows_that_may_alert(tiny_artifact: Path) -> None:
+    svc = ScoringService(tiny_artifact, "cpu")
+    art = svc.artifact
+    scorer = art.scorer("cpu")
+    x = np.stack([svc.preprocess(art, ScoreRequest("c", 0, frames(i))) for i in range(3)])
+    full = scorer.score(x, with_maps=True)
+    assert full.map_rows is None and full.error_maps is not None and len(full.error_maps) == 3
+    cut = float(np.sort(full.frame_scores.max(axis=1))[1])  # two of the three reach it
+    some = scorer.score(x, with_maps=True, map_min_score=cut)
+    want = [i for i in range(3) if full.frame_scores[i].max() >= cut]
+    assert some.map_rows == want and len(want) == 2
+    assert some.error_maps is not None
+    np.testing.assert_array_equal(some.error_maps, full.error_maps[want])
+    np.testing.assert_array_equal(some.frame_scores, full.frame_scores)
+    # In the service: a thumbnail for the windows over the artifact's threshold only.
+    reqs = [ScoreRequest(f"c{i}", 0, frames(i), heatmap=True) for i in range(3)]
+    for r in svc.score(reqs):
+        assert (r.heatmap_png_b64 is not None) == (max(r.scores) >= art.threshold)
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_reduced_precision_scores_close_to_fp32(tiny_artifact: Path, precision: str) -> None:
+    reqs = [ScoreRequest(f"c{i}", 0, frames(i)) for i in range(3)]
+    fp32 = [r.scores for r in ScoringService(tiny_artifact, "cpu").score(reqs)]
+    low = ScoringService(tiny_artifact, "cpu", precision=precision)  # type: ignore[arg-type]
+    assert low._loaded is not None and low._loaded[1].precision == precision
+    got = [r.scores for r in low.score(reqs)]
+    assert np.all(np.isfinite(got))
+    np.testing.assert_allclose(got, fp32, rtol=0.1, atol=0.05 * float(np.abs(fp32).max()))
+
+
+def test_threads_apply_to_torch_and_opencv(tiny_artifact: Path) -> None:
+    import cv2
+
+    torch_before, cv_before = torch.get_num_threads(), cv2.getNumThreads()
+    try:
+        ScoringService(tiny_artifact, "cpu", threads=1)
+        assert torch.get_num_threads() == 1 and cv2.getNumThreads() == 1
+    finally:
+        torch.set_num_threads(torch_before)
+        cv2.setNumThreads(cv_before)

@@ -78,6 +78,7 @@ applications:
       batch_wait_timeout_s: {{ $s.batch_wait_timeout_s | toJson }}
       threads: {{ $s.threads | toJson }}
       frame_cache_frames: {{ $s.frame_cache_frames | toJson }}
+      precision: {{ $s.precision | toJson }}
     deployments:
       - name: {{ $s.deployment_name | toJson }}
         max_ongoing_requests: {{ $s.max_ongoing_requests | toJson }}
