@@ -13,6 +13,7 @@ from streamproc.config.cameras import CameraDefaults
 from streamproc.errors import ConfigError
 from streamproc.evaluation.ablation import ablation_table, scoring_ablation
 from streamproc.evaluation.benchmark import run_benchmark
+from streamproc.evaluation.flow_bench import METHODS as FLOW_METHODS
 from streamproc.evaluation.flow_bench import flow_rows, flow_table
 from streamproc.evaluation.pipeline_bench import run_pipeline_bench
 from streamproc.model.artifact import load_artifact
@@ -133,12 +134,25 @@ def parse_size(text: str) -> tuple[int, int]:
 def flow(
     data: list[Path] = typer.Option(..., "--data", help="Labelled dataset (repeatable)."),
     out: Path | None = typer.Option(None, "--out", help="Also write the table here."),
+    method: list[str] = typer.Option(
+        list(FLOW_METHODS), "--method", help="Flow algorithms (repeatable)."
+    ),
+    scale: list[float] = typer.Option(
+        [],
+        "--scale",
+        min=1,
+        max=4,
+        help="data.preprocess.flow_scale values (repeatable; default: the config's).",
+    ),
 ) -> None:
     """Optical-flow algorithms for the motion channel: AUC of the flow-speed score and CPU
     ms per frame on each scene."""
+    for m in method:
+        if m not in FLOW_METHODS:
+            raise ConfigError(f"--method must be one of {list(FLOW_METHODS)}, got {m!r}")
     for d in data:
         open_split(d, "test", require_labels=True)
-    table = flow_table(flow_rows(data))
+    table = flow_table(flow_rows(data, tuple(method), tuple(scale) or None))
     if out:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(table)

@@ -35,25 +35,35 @@ def cpu_ms_per_frame(data: Path, pre: PreprocessConfig) -> float:
     return (time.process_time() - t0) / max(1, len(frames) - 1) * 1000
 
 
-def flow_rows(datas: list[Path]) -> list[dict[str, Any]]:
+def flow_rows(
+    datas: list[Path],
+    methods: tuple[str, ...] = METHODS,
+    scales: tuple[float, ...] | None = None,
+) -> list[dict[str, Any]]:
+    """One row per scene, flow method and flow scale (default: the config's scale)."""
     rows = []
-    for data in datas:
-        for method in METHODS:
-            cfg = StreamprocConfig()
-            cfg.data.preprocess = cfg.data.preprocess.model_copy(update={"flow_method": method})
-            scored, stats = score_baseline(cfg, data, kind="flow speed")
-            cal = calibrated_from_stats(stats, "baseline")
-            rep = {p: report_for(scored, p, cal, cfg, {})[0] for p in PROTOCOLS}
-            rows.append(
-                {
-                    "scene": Path(data).resolve().name,
-                    "flow": method,
-                    "stream_micro": rep["streaming"]["micro_auc"],
-                    "stream_macro": rep["streaming"]["macro_auc"],
-                    "offline_micro": rep["offline"]["micro_auc"],
-                    "cpu_ms_per_frame": cpu_ms_per_frame(data, cfg.data.preprocess),
-                }
-            )
+    default_scale = PreprocessConfig().flow_scale
+    for data, method, scale in (
+        (d, m, sc) for d in datas for m in methods for sc in (scales or (default_scale,))
+    ):
+        cfg = StreamprocConfig()
+        cfg.data.preprocess = cfg.data.preprocess.model_copy(
+            update={"flow_method": method, "flow_scale": scale}
+        )
+        scored, stats = score_baseline(cfg, data, kind="flow speed")
+        cal = calibrated_from_stats(stats, "baseline")
+        rep = {p: report_for(scored, p, cal, cfg, {})[0] for p in PROTOCOLS}
+        rows.append(
+            {
+                "scene": Path(data).resolve().name,
+                "flow": method,
+                "scale": scale,
+                "stream_micro": rep["streaming"]["micro_auc"],
+                "stream_macro": rep["streaming"]["macro_auc"],
+                "offline_micro": rep["offline"]["micro_auc"],
+                "cpu_ms_per_frame": cpu_ms_per_frame(data, cfg.data.preprocess),
+            }
+        )
     return rows
 
 
@@ -63,19 +73,21 @@ def flow_table(rows: list[dict[str, Any]]) -> str:
         f"CPU ms per frame = resize + flow at the default resolution, first {TIMED_FRAMES} "
         "frames of the first test clip.",
         "",
-        "| scene | flow | stream micro AUC | stream macro AUC | offline micro AUC | CPU ms/frame |",
-        "|---|---|---|---|---|---|",
+        "| scene | flow | flow scale | stream micro AUC | stream macro AUC | offline micro AUC "
+        "| CPU ms/frame |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
-            f"| {r['scene']} | {r['flow']} | {r['stream_micro']:.4f} | {r['stream_macro']:.4f} "
+            f"| {r['scene']} | {r['flow']} | {r['scale']:g} | {r['stream_micro']:.4f} "
+            f"| {r['stream_macro']:.4f} "
             f"| {r['offline_micro']:.4f} | {r['cpu_ms_per_frame']:.2f} |"
         )
-    for method in METHODS:
-        mine = [r for r in rows if r["flow"] == method]
+    for method, scale in dict.fromkeys((r["flow"], r["scale"]) for r in rows):
+        mine = [r for r in rows if (r["flow"], r["scale"]) == (method, scale)]
         if len(mine) > 1:
             lines.append(
-                f"| mean | {method} | {np.mean([r['stream_micro'] for r in mine]):.4f} "
+                f"| mean | {method} | {scale:g} | {np.mean([r['stream_micro'] for r in mine]):.4f} "
                 f"| {np.mean([r['stream_macro'] for r in mine]):.4f} "
                 f"| {np.mean([r['offline_micro'] for r in mine]):.4f} "
                 f"| {np.mean([r['cpu_ms_per_frame'] for r in mine]):.2f} |"
