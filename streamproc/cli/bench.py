@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Literal
 
 import typer
 from pydantic import ValidationError
@@ -21,6 +22,26 @@ from streamproc.model.registry import MODELS, get_entry
 from streamproc.sources.dataset import open_split
 
 app = typer.Typer(help="Benchmarks (results go into BENCHMARKS.md).", no_args_is_help=True)
+
+# Options the pipeline benchmarks share.
+FLEET_DATA = typer.Option(..., "--data", help="Labelled dataset; each test clip = a camera.")
+ARTIFACT = typer.Option(..., "--artifact", help="Model artifact.")
+TRANSPORT = typer.Option("memory", "--transport", help="kafka or memory.")
+SCORING = typer.Option("serve", "--scoring", help="serve (Ray Serve) or local.")
+
+
+def modes(
+    transport: str, scoring: str
+) -> tuple[Literal["kafka", "memory"], Literal["serve", "local"]]:
+    """--transport and --scoring checked, as the benchmarks' types."""
+    if transport not in ("kafka", "memory"):
+        raise ConfigError(f"--transport must be kafka or memory, got {transport!r}")
+    if scoring not in ("serve", "local"):
+        raise ConfigError(f"--scoring must be serve or local, got {scoring!r}")
+    return (
+        "kafka" if transport == "kafka" else "memory",
+        "serve" if scoring == "serve" else "local",
+    )
 
 
 @app.command("detection")
@@ -57,11 +78,11 @@ def detection(
 @app.command("pipeline")
 @friendly_errors
 def pipeline(
-    data: Path = typer.Option(..., "--data", help="Labelled dataset; each test clip = a camera."),
-    artifact: Path = typer.Option(..., "--artifact", help="Model artifact."),
-    transport: str = typer.Option("memory", "--transport", help="kafka or memory."),
+    data: Path = FLEET_DATA,
+    artifact: Path = ARTIFACT,
+    transport: str = TRANSPORT,
     report: Path = typer.Option(..., "--report", help="JSON report to write."),
-    scoring: str = typer.Option("serve", "--scoring", help="serve (Ray Serve) or local."),
+    scoring: str = SCORING,
     workers: int = typer.Option(1, "--workers", min=1, help="Stream worker threads."),
     fps: float | None = typer.Option(None, "--fps", help="Pace each camera (default: unpaced)."),
     timeout: float = typer.Option(1800, "--timeout", help="Give up after seconds."),
@@ -90,15 +111,12 @@ def pipeline(
     ),
 ) -> None:
     """Replay every test clip as a camera through the full pipeline and measure it."""
-    if transport not in ("kafka", "memory"):
-        raise ConfigError(f"--transport must be kafka or memory, got {transport!r}")
-    if scoring not in ("serve", "local"):
-        raise ConfigError(f"--scoring must be serve or local, got {scoring!r}")
+    kind, mode = modes(transport, scoring)
     result = run_pipeline_bench(
         data,
         artifact,
-        "kafka" if transport == "kafka" else "memory",
-        "serve" if scoring == "serve" else "local",
+        kind,
+        mode,
         workers,
         timeout,
         fps,
@@ -178,10 +196,10 @@ def scoring(
 @app.command("cost")
 @friendly_errors
 def cost(
-    data: Path = typer.Option(..., "--data", help="Labelled dataset; each test clip = a camera."),
-    artifact: Path = typer.Option(..., "--artifact", help="Model artifact."),
-    transport: str = typer.Option("memory", "--transport", help="kafka or memory."),
-    scoring: str = typer.Option("serve", "--scoring", help="serve (Ray Serve) or local."),
+    data: Path = FLEET_DATA,
+    artifact: Path = ARTIFACT,
+    transport: str = TRANSPORT,
+    scoring: str = SCORING,
     layout: list[str] = typer.Option(
         ["1x1"], "--layout", help="WORKERSxREPLICAS, repeatable (e.g. 1x1 2x1 1x2)."
     ),
@@ -207,16 +225,12 @@ def cost(
     frames topic and Redis commands per window, for each layout and variant."""
     from streamproc.evaluation.cost_bench import cost_table, parse_layout, parse_variant, run_cost
 
-    if transport not in ("kafka", "memory"):
-        raise ConfigError(f"--transport must be kafka or memory, got {transport!r}")
-    if scoring not in ("serve", "local"):
-        raise ConfigError(f"--scoring must be serve or local, got {scoring!r}")
+    kind, mode = modes(transport, scoring)
     layouts = [parse_layout(x) for x in layout]
     variants = [parse_variant(v) for v in variant]
     open_split(data, "test", require_labels=True)
     result = run_cost(
-        data, artifact, "kafka" if transport == "kafka" else "memory",
-        "serve" if scoring == "serve" else "local", layouts, variants, model_threads,
+        data, artifact, kind, mode, layouts, variants, model_threads,
         timeout, fps, log=lambda s: console.print(s),
     )  # fmt: skip
     table = cost_table(result)

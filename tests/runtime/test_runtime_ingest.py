@@ -7,6 +7,7 @@ import json
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -68,6 +69,23 @@ def run_to_end(ingest: Ingest) -> None:
     ingest.start()
     assert ingest.join(20), ingest.statuses()
     assert ingest.finished
+
+
+def one_camera(
+    producer: RecordingProducer, camera: str, frames: int, length: int = 8, **kw: Any
+) -> Ingest:
+    """Ingest of one synthetic 360x240 camera of ``frames`` frames, windows of ``length``
+    with stride 4."""
+    cam = CameraConfig(id=camera, source="synthetic", realtime=False)
+    return Ingest(
+        [cam],
+        producer,
+        "frames",
+        window_length=length,
+        window_stride=4,
+        camera_factory=synthetic_factory(frames),
+        **kw,
+    )
 
 
 def test_windows_per_camera_are_contiguous_keyed_and_carry_context(tmp_path: Path) -> None:
@@ -156,16 +174,7 @@ def test_raw_windows_round_trip_with_labels() -> None:
 
 def test_jpeg_fallback_when_raw_exceeds_the_limit(caplog: pytest.LogCaptureFixture) -> None:
     producer = RecordingProducer()
-    cam = CameraConfig(id="ing-jpeg", source="synthetic", realtime=False)
-    ingest = Ingest(
-        [cam],
-        producer,
-        "frames",
-        window_length=8,
-        window_stride=4,
-        max_message_bytes=300_000,
-        camera_factory=synthetic_factory(40),
-    )
+    ingest = one_camera(producer, "ing-jpeg", 40, max_message_bytes=300_000)
     with caplog.at_level(logging.INFO, logger="streamproc.runtime.ingest"):
         run_to_end(ingest)
     assert len(producer.sent) == 9
@@ -181,16 +190,7 @@ def test_window_too_large_even_as_jpeg_is_dropped_and_logged_once(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     producer = RecordingProducer()
-    cam = CameraConfig(id="ing-huge", source="synthetic", realtime=False)
-    ingest = Ingest(
-        [cam],
-        producer,
-        "frames",
-        window_length=4,
-        window_stride=4,
-        max_message_bytes=2000,
-        camera_factory=synthetic_factory(20),
-    )
+    ingest = one_camera(producer, "ing-huge", 20, length=4, max_message_bytes=2000)
     with caplog.at_level(logging.INFO, logger="streamproc.runtime.ingest"):
         run_to_end(ingest)
     assert producer.sent == []
@@ -205,19 +205,11 @@ def _sample(name: str, **labels: str) -> float:
 @pytest.mark.parametrize("codec", ["raw", "jpeg"])
 def test_the_configured_codec_from_the_first_window_and_its_bytes_counted(codec: str) -> None:
     producer = RecordingProducer()
-    cam = CameraConfig(id=f"ing-codec-{codec}", source="synthetic", realtime=False)
     before = _sample("streamproc_frames_topic_bytes_total", codec=codec)
-    ingest = Ingest(
-        [cam],
-        producer,
-        "frames",
-        window_length=8,
-        window_stride=4,
-        max_message_bytes=10_000_000,
-        codec=codec,  # type: ignore[arg-type]
+    ingest = one_camera(
+        producer, f"ing-codec-{codec}", 40, max_message_bytes=10_000_000, codec=codec,
         jpeg_quality=80,
-        camera_factory=synthetic_factory(40),
-    )
+    )  # fmt: skip
     run_to_end(ingest)
     assert len(producer.sent) == 9
     for _, value, _, _ in producer.sent:
@@ -233,17 +225,8 @@ def test_raw_codec_drops_and_counts_a_window_over_the_limit(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     producer = RecordingProducer()
-    cam = CameraConfig(id="ing-raw-only", source="synthetic", realtime=False)
-    ingest = Ingest(
-        [cam],
-        producer,
-        "frames",
-        window_length=8,
-        window_stride=4,
-        max_message_bytes=300_000,  # a raw 8-frame window is 2.2 MB; JPEG would fit
-        codec="raw",
-        camera_factory=synthetic_factory(40),
-    )
+    # A raw 8-frame window is 0.7 MB; as JPEG it would fit.
+    ingest = one_camera(producer, "ing-raw-only", 40, max_message_bytes=300_000, codec="raw")
     with caplog.at_level(logging.INFO, logger="streamproc.runtime.ingest"):
         run_to_end(ingest)
     assert producer.sent == []
