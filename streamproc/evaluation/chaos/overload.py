@@ -1,0 +1,123 @@
+"""The overload scenario: cameras paced at about twice what one worker scores, for
+``overload_s``; then the worker catches up. Kafka holds the backlog, so nothing should be
+dropped; anything that is (a frame the camera runner could not queue, a window the broker
+did not take) must be counted by a metric, and every window is scored or counted as
+dropped: 0 silently lost. Reported: the offered and the scored rate, the peak backlog
+(windows sent and not committed), the time to drain it, the worker's RSS over time."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import TYPE_CHECKING
+
+from streamproc import metrics
+from streamproc.config.cameras import CameraConfig
+from streamproc.evaluation.chaos.harness import Run
+from streamproc.evaluation.chaos.inputs import write_videos
+from streamproc.evaluation.chaos.oracle import Result, finish, latency_between
+
+if TYPE_CHECKING:
+    from streamproc.evaluation.chaos.scenarios import Options
+
+WARMUP_TIMEOUT_S = 180.0
+
+
+def _count(name: str, camera: str) -> float:
+    """Sum of a counter of this process's metrics (the ingest's) over the camera's labels."""
+    total = 0.0
+    for family in metrics.REGISTRY.collect():
+        for sample in family.samples:
+            if sample.name == name and sample.labels.get("camera") == camera:
+                total += sample.value
+    return total
+
+
+def _drops(cameras: list[str]) -> dict[str, float]:
+    """Frames and windows the ingest dropped so far, per camera, as its metrics count them."""
+    return {
+        c: _count("streamproc_frames_dropped_total", c)
+        + _count("streamproc_windows_delivery_failed_total", c)
+        for c in cameras
+    }
+
+
+def _sent(cameras: list[str]) -> float:
+    return sum(_count("streamproc_windows_sent_total", c) for c in cameras)
+
+
+def worker_rate(run: Run) -> float:
+    """Frames/s one worker scores: the run's own clips, as warm-up cameras of other ids,
+    sent at once and timed from their first score to their last."""
+    warm = [c.model_copy(update={"id": f"warm{i}"}) for i, c in enumerate(run.cameras)]
+    n = sum(run.frames.values())
+    run.ingest(cameras=warm)
+    deadline = time.monotonic() + WARMUP_TIMEOUT_S
+    ids = {c.id for c in warm}
+    while time.monotonic() < deadline:
+        with run._lock:
+            done = sum(run.seen.per_camera[c] for c in ids)
+        if done >= n:
+            break
+        time.sleep(0.2)
+    with run._lock:
+        times = sorted(at for (cam, _), at in run.seen.first_at.items() if cam in ids)
+    if len(times) < n // 2 or times[-1] <= times[0]:
+        raise RuntimeError(f"{run.id}: the warm-up scored {len(times)} of {n} frames")
+    return (len(times) - 1) / (times[-1] - times[0])
+
+
+def overload(run: Run, opt: Options) -> Result:
+    res = Result("overload-2x")
+    run.start_worker()
+    run.wait_ready(1, 120)
+    rate = worker_rate(run)
+    cams = len(run.cameras)
+    fps = 2 * rate / cams
+    frames = math.ceil(fps * opt.overload_s)
+    videos = write_videos(run.dir.parents[1] / "videos", cams, frames, round(fps, 2))
+    cameras = [
+        CameraConfig(id=f"load{i}", source=str(v), realtime=True) for i, v in enumerate(videos)
+    ]
+    ids = [c.id for c in cameras]
+    run.use_cameras(cameras, dict.fromkeys(ids, frames))
+    drops0, sent0 = _drops(ids), _sent(ids)
+    committed0 = run.committed_now()
+    rss0 = len(run.rss)
+    t0 = time.monotonic()
+    run.ingest(fps=round(fps, 2))
+    ingest = run._ingest
+    assert ingest is not None
+    peak = 0
+    while not ingest.finished and time.monotonic() - t0 < opt.overload_s * 1.5 + 60:
+        time.sleep(1.0)
+        peak = max(peak, int(_sent(ids) - sent0) - (run.committed_now() - committed0))
+    t1 = time.monotonic()
+    scored_during = run.scored()
+    ingest.stop()  # flushes the producer: every window is acknowledged or counted failed
+    dropped = {c: int(n - drops0[c]) for c, n in _drops(ids).items()}
+    # A dropped frame is never numbered: the camera's windows cover the others only.
+    run.frames = {c: frames - dropped[c] for c in ids}
+    res = finish(run, res, timeout_s=opt.overload_s * 1.5 + 120)
+    drained = _last_seen(run) - t1
+    res.backlog_peak, res.drops_counted = peak, sum(dropped.values())
+    lat = latency_between(run, t0, t1)
+    if lat is not None:
+        res.latency_p50_s, res.latency_max_s = lat
+    rss = [kib / 1024 for _, kib in run.rss[rss0:]]
+    res.notes.append(
+        f"worker {rate:.1f} frames/s alone; offered {cams * fps:.1f} frames/s for "
+        f"{t1 - t0:.0f} s, scored {scored_during / max(t1 - t0, 1e-9):.1f} frames/s meanwhile; "
+        f"backlog drained {drained:.0f} s after the cameras stopped"
+    )
+    if rss:
+        res.notes.append(
+            f"worker RSS MiB over {len(rss)} samples: first {rss[0]:.0f}, "
+            f"max {max(rss):.0f}, last {rss[-1]:.0f}"
+        )
+    return res
+
+
+def _last_seen(run: Run) -> float:
+    with run._lock:
+        return max(run.seen.first_at.values(), default=time.monotonic())
