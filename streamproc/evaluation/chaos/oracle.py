@@ -94,7 +94,9 @@ def judge(run: Run, result: Result, injected: list[bytes] | None = None) -> Resu
     )
     result.duplicate_scores = seen.score_copies
 
-    copies = Counter((a["event_id"], a["kind"], int(a["seq"])) for a in seen.alerts)
+    # Only the judged cameras' (a warm-up's cameras have no reference).
+    alerts = [a for a in seen.alerts if a["camera"] in run.frames]
+    copies = Counter((a["event_id"], a["kind"], int(a["seq"])) for a in alerts)
     result.duplicate_alert_messages = sum(n - 1 for n in copies.values())
     published = set(copies)
     # The same (event_id, kind) decided at two seqs is an incident decided twice.
@@ -104,9 +106,14 @@ def judge(run: Run, result: Result, injected: list[bytes] | None = None) -> Resu
     result.alerts = len(published)
     result.alerts_match = expected is not None and published == expected
     if expected is not None and published != expected:
+        extra = Counter(
+            f"{a['kind']}/{a['reason']}"
+            for a in alerts
+            if (a["event_id"], a["kind"], int(a["seq"])) not in expected
+        )
         result.notes.append(
-            f"FAIL alerts: {len(published - expected)} not in the reference, "
-            f"{len(expected - published)} of the reference missing"
+            f"FAIL alerts: {len(published - expected)} not in the reference "
+            f"({dict(extra)}), {len(expected - published)} of the reference missing"
         )
     if expected == set():
         result.notes.append("the reference has no alerts: the oracle tests little")

@@ -157,7 +157,8 @@ def serve_replica_kill(run: Run, opt: Options) -> Result:
         res = finish(run, res)
         start, pause = longest_pause(run, fault_at)
         res.recover_s = start + pause - fault_at
-        _fault_latency(run, res, fault_at, fault_at + res.recover_s)
+        # The frames scored from the kill to a timeout after recovery: the backlog caught up.
+        _fault_latency(run, res, fault_at, fault_at + res.recover_s + opt.serve_timeout_s)
     return res
 
 
