@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import Counter
 from typing import TYPE_CHECKING
 
 from streamproc import metrics
@@ -25,27 +26,19 @@ STALL_S = 120.0  # the drain fails once no new frame was scored for this long
 WARMUP_COPIES = 3  # of each clip: a burst of seconds, long enough to time on 2 cores
 
 
-def _count(name: str, camera: str) -> float:
-    """Sum of a counter of this process's metrics (the ingest's) over the camera's labels."""
-    total = 0.0
+FRAMES_DROPPED = "streamproc_frames_dropped_total"  # by camera and reason
+WINDOWS_FAILED = "streamproc_windows_delivery_failed_total"  # by camera
+WINDOWS_SENT = "streamproc_windows_sent_total"  # by camera, once the broker acknowledged
+
+
+def _count(name: str, cameras: list[str], by: str = "camera") -> Counter[str]:
+    """A counter of this process's metrics (the ingest's) over ``cameras``, by label ``by``."""
+    out: Counter[str] = Counter()
     for family in metrics.REGISTRY.collect():
         for sample in family.samples:
-            if sample.name == name and sample.labels.get("camera") == camera:
-                total += sample.value
-    return total
-
-
-def _drops(cameras: list[str]) -> dict[str, float]:
-    """Frames and windows the ingest dropped so far, per camera, as its metrics count them."""
-    return {
-        c: _count("streamproc_frames_dropped_total", c)
-        + _count("streamproc_windows_delivery_failed_total", c)
-        for c in cameras
-    }
-
-
-def _sent(cameras: list[str]) -> float:
-    return sum(_count("streamproc_windows_sent_total", c) for c in cameras)
+            if sample.name == name and sample.labels.get("camera") in cameras:
+                out[sample.labels.get(by, "-")] += int(sample.value)
+    return out
 
 
 def worker_rate(run: Run) -> float:
@@ -89,7 +82,8 @@ def overload(run: Run, opt: Options) -> Result:
     ]
     ids = [c.id for c in cameras]
     run.use_cameras(cameras, dict.fromkeys(ids, frames))
-    drops0, sent0 = _drops(ids), _sent(ids)
+    frames0, reasons0 = _count(FRAMES_DROPPED, ids), _count(FRAMES_DROPPED, ids, "reason")
+    failed0, sent0 = _count(WINDOWS_FAILED, ids).total(), _count(WINDOWS_SENT, ids).total()
     committed0 = run.committed_now()
     rss0 = len(run.rss)
     t0 = time.monotonic()
@@ -99,19 +93,23 @@ def overload(run: Run, opt: Options) -> Result:
     peak = 0
     while not ingest.finished and time.monotonic() - t0 < opt.overload_s * 1.5 + 60:
         time.sleep(1.0)
-        peak = max(peak, int(_sent(ids) - sent0) - (run.committed_now() - committed0))
+        sent = _count(WINDOWS_SENT, ids).total() - sent0
+        peak = max(peak, sent - (run.committed_now() - committed0))
     t1 = time.monotonic()
     scored_during = run.scored()
     ingest.stop()  # flushes the producer: every window is acknowledged or counted failed
-    dropped = {c: int(n - drops0[c]) for c, n in _drops(ids).items()}
-    # A dropped frame is never numbered: the camera's windows cover the others only.
+    dropped = _count(FRAMES_DROPPED, ids) - frames0
+    reasons = _count(FRAMES_DROPPED, ids, "reason") - reasons0
+    failed = _count(WINDOWS_FAILED, ids).total() - failed0
+    # A dropped frame is never numbered: the camera's windows cover the others only. (A
+    # window the broker did not take is counted too, and its frames show as lost below.)
     run.frames = {c: frames - dropped[c] for c in ids}
     # The backlog takes as long as it takes on a shared machine: wait while it shrinks.
     _drain(run, cap_s=opt.overload_s * 4 + 300)
     res = finish(run, res, timeout_s=10)
     drained = _last_seen(run) - t1
     res.recover_s = drained  # the backlog is gone: the worker is back to live
-    res.backlog_peak, res.drops_counted = peak, sum(dropped.values())
+    res.backlog_peak, res.drops_counted = peak, dropped.total() + failed
     lat = latency_between(run, t0, t1)
     if lat is not None:
         res.latency_p50_s, res.latency_max_s = lat
@@ -122,6 +120,10 @@ def overload(run: Run, opt: Options) -> Result:
         f"{t1 - t0:.0f} s, scored {scored_rate:.1f} frames/s meanwhile (offered/scored "
         f"{cams * fps / max(scored_rate, 1e-9):.2f}x); backlog drained {drained:.0f} s after "
         "the cameras stopped"
+    )
+    res.notes.append(
+        f"dropped and counted: frames {dict(reasons) or 0} ({FRAMES_DROPPED}), "
+        f"windows {failed} ({WINDOWS_FAILED})"
     )
     if rss:
         res.notes.append(
