@@ -1,5 +1,7 @@
 """The chaos scenarios. Each gets a fresh run (topics, key prefix, group) over the same
-synthetic cameras, injects its fault mid-run, and is judged by the one oracle."""
+synthetic cameras, injects its fault mid-run, and is judged by the one oracle. The worker
+scores in-process, except in the model-service scenarios (``serve-replica-*``: a local
+Ray and Serve's HTTP ingress, ``chaos/serve.py``); ``overload`` lives in its own module."""
 
 from __future__ import annotations
 
