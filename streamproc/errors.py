@@ -17,3 +17,9 @@ class DataError(StreamprocError):
 
 class ArtifactError(StreamprocError):
     """A model artifact directory is missing, incomplete or inconsistent."""
+
+
+class ServiceUnavailableError(StreamprocError):
+    """A service the stream needs (the model service, a store, the broker) did not answer,
+    timed out or refused for a reason of its own: the work is retried, not dead-lettered
+    (``runtime.failures.is_transient``)."""

@@ -59,27 +59,33 @@ def _event(
     }
 
 
+def _close(
+    st: CameraState,
+    camera: str,
+    seq: int,
+    score: float,
+    thr: float,
+    version: str,
+    reason: EndReason,
+) -> None:
+    """Append the open incident's ``end`` message (decided at ``seq``) and close it."""
+    a = st.alert
+    assert a is not None
+    end = _event(
+        camera, "end", seq, a, score, thr, version, end_time=a.last_active_time, reason=reason
+    )
+    st.outbox.append(end)
+    st.alert = None
+
+
 def _end(st: CameraState, camera: str, reason: EndReason, cal: Calibrated) -> None:
     """Close the open incident outside a frame's decision (its stream or camera went away):
     the message repeats the last frame's sequence number and the calibrated threshold."""
     a = st.alert
     if a is None:
         return
-    thr = cal.mean + cal.k * cal.std
-    st.outbox.append(
-        _event(
-            camera,
-            "end",
-            st.last_seq if st.last_seq >= 0 else a.last_active_seq,
-            a,
-            a.peak_score,
-            thr,
-            cal.model_version,
-            end_time=a.last_active_time,
-            reason=reason,
-        )
-    )
-    st.alert = None
+    seq = st.last_seq if st.last_seq >= 0 else a.last_active_seq
+    _close(st, camera, seq, a.peak_score, cal.mean + cal.k * cal.std, cal.model_version, reason)
 
 
 def _new_stream(st: CameraState, camera: str, stream: str, cal: Calibrated) -> None:
@@ -203,36 +209,10 @@ def apply_scores(
                         _event(camera, "update", seq, a, d.smoothed, thr, cal.model_version)
                     )
             elif seq - a.last_active_seq > p.alerts.cooldown_frames:
-                st.outbox.append(
-                    _event(
-                        camera,
-                        "end",
-                        seq,
-                        a,
-                        d.smoothed,
-                        thr,
-                        cal.model_version,
-                        end_time=a.last_active_time,
-                        reason="quiet",
-                    )
-                )
-                st.alert = None
+                _close(st, camera, seq, d.smoothed, thr, cal.model_version, "quiet")
             if st.alert is not None and seq - a.start_seq + 1 >= p.alerts.max_incident_frames:
                 # Open this long, it is the scene, not an incident: end it and learn it.
-                st.outbox.append(
-                    _event(
-                        camera,
-                        "end",
-                        seq,
-                        a,
-                        d.smoothed,
-                        thr,
-                        cal.model_version,
-                        end_time=a.last_active_time,
-                        reason="max-duration",
-                    )
-                )
-                st.alert = None
+                _close(st, camera, seq, d.smoothed, thr, cal.model_version, "max-duration")
                 _rebaseline(st, d.smoothed, p)
         if publish_scores:
             st.outbox.append(

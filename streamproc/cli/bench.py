@@ -293,14 +293,20 @@ def chaos(
         False, "--short", help="Each fault once and 300 fuzzed messages through Kafka (CI)."
     ),
     report: Path | None = typer.Option(None, "--report", help="Also write the rows as JSON."),
+    overload_s: float | None = typer.Option(
+        None, "--overload-s", min=10, help="Overload duration (default 60 s with --short, 600)."
+    ),
 ) -> None:
-    """Faults against the real Kafka and Redis of scripts/services.sh (workers SIGKILLed
-    at each step of a batch, Redis and broker restarts, poison and fuzzed records,
-    rebalance churn); every scenario is judged by the same oracle. Exits 1 on a failure."""
+    """Faults against the real Kafka and Redis of scripts/services.sh and a local Ray
+    (workers SIGKILLed at each step of a batch, Redis and broker restarts, a Serve replica
+    killed or hung, poison and fuzzed records, rebalance churn, 2x overload); every
+    scenario is judged by the same oracle. Exits 1 on a failure."""
     from streamproc.evaluation.chaos.suite import report as rows
     from streamproc.evaluation.chaos.suite import run_chaos, table
 
-    results = run_chaos(work, artifact, scenario, short, log=lambda s: console.print(s))
+    results = run_chaos(
+        work, artifact, scenario, short, log=lambda s: console.print(s), overload_s=overload_s
+    )
     if report:
         report.parent.mkdir(parents=True, exist_ok=True)
         report.write_text(json.dumps(rows(results), indent=2))

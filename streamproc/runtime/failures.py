@@ -19,7 +19,7 @@ from typing import Literal, get_args
 
 from pydantic import ValidationError
 
-from streamproc.errors import StreamprocError
+from streamproc.errors import ServiceUnavailableError, StreamprocError
 from streamproc.threshold.errors import CorruptStateError, StateStoreError
 
 Reason = Literal["decode", "contract", "scoring", "decision", "state", "retries-exhausted"]
@@ -32,8 +32,8 @@ def is_transient(err: BaseException) -> bool:
     """True when retrying the same work later may succeed."""
     if isinstance(err, CorruptStateError):
         return False  # a stored value that does not validate stays invalid
-    if isinstance(err, StateStoreError):
-        return True  # the store (not the record) failed: unreachable, busy, misconfigured
+    if isinstance(err, (StateStoreError, ServiceUnavailableError)):
+        return True  # the store or the model service (not the record) failed
     # A Ray task error is also an instance of the exception the replica raised, so a
     # ValueError inside the model counts as deterministic here, as it should.
     # Everything else, connection errors, timeouts, client-library errors and anything

@@ -2,9 +2,10 @@
 
 One poll is one batch: decode it, check each window against the model's contract, score
 every window in one model call, apply each window to its camera's state in an atomic
-transaction that also records the messages to publish (outbox), publish and flush them
-together with the batch's dead letters, clear the outbox, and only then commit the
-batch's offsets.
+transaction that also records the messages to publish (outbox), send them as typed
+events through the alert sink (``alerts/sinks.py``: the alerts and scores topics, and the
+CLI's printer) and flush them together with the batch's dead letters, clear the outbox,
+and only then commit the batch's offsets.
 
 Up to ``max_in_flight`` batches are in hand: while the model scores batch N, the worker
 polls batches N+1, N+2, ... and submits them too, so the model (every replica of it) does
@@ -25,7 +26,6 @@ number and pending outbox messages are re-sent, with the same ids.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -36,6 +36,8 @@ from typing import Any
 
 from streamproc import metrics
 from streamproc.alerts.lifecycle import ScoredWindow, apply_scores, end_if_gone, is_retired
+from streamproc.alerts.schema import AlertEvent
+from streamproc.alerts.sinks import AlertSink, FanOut, LogSink, TopicSink, outbox_event
 from streamproc.config.transport import TopicsConfig
 from streamproc.cpu import stage
 from streamproc.runtime import killpoint
@@ -93,11 +95,14 @@ class StreamWorker:
         retry_deadline_s: float = 120.0,
         max_attempts: int = 5,
         backoff_s: tuple[float, float] = (0.5, 30.0),
+        sink: AlertSink | None = None,
     ) -> None:
         self.consumer, self.producer, self.store, self.scorer = consumer, producer, store, scorer
         self.topics, self.policy, self.cal = topics, policy, calibrated
         self.max_records, self.poll_timeout_s = max_records, poll_timeout_s
-        self.on_message = on_message
+        # The outbox's one way out: the topics, and ``on_message`` (the CLI's printer).
+        topic_sink = TopicSink(producer, topics)
+        self.sink = sink or (FanOut(topic_sink, LogSink(on_message)) if on_message else topic_sink)
         self.max_in_flight = max(1, max_in_flight)
         self.window_length = window_length  # the model's; None accepts any length
         self.retry_deadline_s, self.max_attempts = retry_deadline_s, max(1, max_attempts)
@@ -338,7 +343,9 @@ class StreamWorker:
             bad = [i for i in batch.items if i.failure is not None and not i.dead_lettered]
             for item in bad:
                 self._dead_letter(item.record, item.failure)  # type: ignore[arg-type]
-            self.producer.flush()
+            self.sink.flush()
+            if bad:
+                self.producer.flush()  # the dead letters (a no-op if the sink flushed it)
         killpoint.reached("flush")
         for item in bad:
             assert item.failure is not None
@@ -452,7 +459,7 @@ class StreamWorker:
             return False  # another worker, or a new window, got there first
         log.info("camera %s sent nothing for %.0f s; its incident ended", camera, timeout_s)
         self._publish_outbox(camera, ended)
-        self.producer.flush()
+        self.sink.flush()
         self._clear_outbox(camera, ended.outbox)
         self.stats.gone += 1
         return True
@@ -460,18 +467,13 @@ class StreamWorker:
     def _publish_outbox(self, camera: str, state: CameraState) -> None:
         now = time.time()
         for msg in state.outbox:
-            topic = self.topics.alerts if msg["topic"] == "alerts" else self.topics.scores
-            payload = msg["payload"]
-            self.producer.send(topic, json.dumps(payload).encode(), camera.encode())
+            event = outbox_event(msg)
+            self.sink.send(event)
             self.stats.published += 1
-            if msg["topic"] == "alerts":
-                metrics.ALERTS.labels(camera=camera, kind=payload["kind"]).inc()
+            if isinstance(event, AlertEvent):
+                metrics.ALERTS.labels(camera=camera, kind=event.kind).inc()
             else:
-                metrics.CAPTURE_TO_ALERT.labels(camera=camera).observe(
-                    max(0.0, now - payload["time"])
-                )
-            if self.on_message:
-                self.on_message(msg["topic"], payload)
+                metrics.CAPTURE_TO_ALERT.labels(camera=camera).observe(max(0.0, now - event.time))
 
     def _clear_outbox(self, camera: str, sent: list[dict[str, Any]]) -> None:
         def fn(state: CameraState | None) -> tuple[CameraState, None]:

@@ -19,7 +19,7 @@ import urllib.request
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
 
-from streamproc.errors import StreamprocError
+from streamproc.errors import ServiceUnavailableError, StreamprocError
 from streamproc.ray_cluster import auth_headers, cluster_token
 from streamproc.serving.http_codec import CONTENT_TYPE, decode_results, encode_batch
 from streamproc.serving.scorer import ScoreRequest, ScoreResult, ScoringService
@@ -92,8 +92,14 @@ class ServeScorer:
         return str(self.handle.version.remote().result(timeout_s=self.timeout_s))
 
 
-class ScoringUnavailableError(StreamprocError):
-    """The Serve HTTP route could not be reached or refused the request."""
+class ScoringUnavailableError(ServiceUnavailableError):
+    """The Serve HTTP route could not be reached, timed out, or failed the request for a
+    reason of its own (a replica that died or is not ready): transient, retried."""
+
+
+class ScoringRejectedError(StreamprocError):
+    """The Serve HTTP route refused the batch itself (HTTP 400: it does not decode): the
+    worker scores its windows alone, so only the one at fault is dead-lettered."""
 
 
 class _HttpResponse:
@@ -134,7 +140,8 @@ class HttpScorer:
                 if err.code in (401, 403)
                 else ""
             )
-            raise ScoringUnavailableError(
+            kind = ScoringRejectedError if err.code == 400 else ScoringUnavailableError
+            raise kind(
                 f"Serve route {self.url + path} answered HTTP {err.code}: {detail}{hint}"
             ) from None
         except (urllib.error.URLError, TimeoutError, OSError) as err:

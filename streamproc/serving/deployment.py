@@ -8,7 +8,7 @@ HTTP (``__call__``, at the app's route prefix, through Serve's proxy): ``POST`` 
 in the ``serving.http_codec`` format, get JSON scores (``score_many`` underneath);
 ``GET .../version``. When the replica was given a Ray auth token (``RAY_AUTH_TOKEN``,
 as the chart sets it) a request must carry ``Authorization: Bearer <token>``: Serve's
-proxy itself does not check Ray's token.
+proxy itself does not check Ray's token. (``hangpoint``: the chaos suite's hung replica.)
 A new model version is rolled out with ``reconfigure`` (``user_config: {artifact: DIR}``):
 the new artifact is loaded beside the old one and swapped in, so requests already running
 finish on the model they started with.
@@ -24,6 +24,7 @@ from ray import serve
 
 from streamproc.model.scoring import Precision
 from streamproc.ray_cluster import configured_token
+from streamproc.serving import hangpoint
 from streamproc.serving.http_codec import decode_batch, encode_results
 from streamproc.serving.scorer import ScoreRequest, ScoreResult, ScoringService
 from streamproc.transport.wire import WireError
@@ -84,6 +85,7 @@ class AnomalyScorer:
         def reply(body: dict[str, Any], status: int) -> Response:
             return Response(json.dumps(body), status, media_type="application/json")
 
+        hangpoint.reached()  # the chaos suite's hung replica; a no-op unless armed
         if self.token and request.headers.get("authorization") != f"Bearer {self.token}":
             return reply({"error": "missing or wrong 'Authorization: Bearer <token>'"}, 401)
         if request.method == "GET" and request.url.path.rstrip("/").endswith("/version"):

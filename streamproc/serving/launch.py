@@ -18,8 +18,10 @@ from streamproc.serving.app import AppArgs, bind_scorer, deployment_options
 log = logging.getLogger("streamproc.serving")
 
 
-def launch(cfg: ServingConfig, artifact: str | Path) -> Any:
-    """Deploy the scorer application and return its DeploymentHandle."""
+def launch(cfg: ServingConfig, artifact: str | Path, http_port: int | None = None) -> Any:
+    """Deploy the scorer application and return its DeploymentHandle. ``http_port``: on a
+    local Ray, also start Serve's HTTP proxy on 127.0.0.1 at that port with the app's
+    route, so workers can use mode http as the chart's do (the chaos suite)."""
     from ray import serve
 
     ensure_ray(cfg.ray_address)
@@ -36,12 +38,14 @@ def launch(cfg: ServingConfig, artifact: str | Path) -> Any:
     app = bind_scorer(args, opts)
     log.info("deploying Serve app %r (%s)", cfg.app_name, opts)
     try:
-        if not cfg.ray_address:
+        if http_port is not None:
+            serve.start(http_options={"host": "127.0.0.1", "port": http_port})
+        elif not cfg.ray_address:
             # Workers call the app through handles only: no HTTP proxy, so a local Ray
             # never fights another process for port 8000.
             serve.start(proxy_location="Disabled")
         # On a cluster keep the app's HTTP route (the chart's workers use it, mode http).
-        route = cfg.route_prefix if cfg.ray_address else None
+        route = cfg.route_prefix if cfg.ray_address or http_port is not None else None
         return serve.run(app, name=cfg.app_name, route_prefix=route)
     except Exception as err:  # Ray's errors are long; say what failed and what to check
         raise StreamprocError(

@@ -1,15 +1,20 @@
 """The Serve HTTP route's body format (serving/http_codec.py) without Ray, and the
-HttpScorer's errors when the route is unreachable."""
+HttpScorer's errors when the route is unreachable, times out or refuses a batch, and
+which of them the worker retries."""
 
 from __future__ import annotations
 
+import http.server
+import socket
 import struct
+import threading
 
 import numpy as np
 import pytest
 
 from streamproc.config.serving import ServingConfig
-from streamproc.serving.client import HttpScorer, ScoringUnavailableError
+from streamproc.runtime.failures import is_transient
+from streamproc.serving.client import HttpScorer, ScoringRejectedError, ScoringUnavailableError
 from streamproc.serving.http_codec import (
     decode_batch,
     decode_results,
@@ -102,3 +107,51 @@ def test_http_mode_needs_a_url() -> None:
     with pytest.raises(ValueError, match=r"serving\.url"):
         ServingConfig(mode="http")
     assert ServingConfig(mode="http", url="http://svc:8000/streamproc").url
+
+
+@pytest.mark.parametrize(
+    ("status", "kind", "transient"),
+    [
+        (400, ScoringRejectedError, False),  # the batch itself: its windows go alone
+        (500, ScoringUnavailableError, True),  # a replica that died mid-request
+        (503, ScoringUnavailableError, True),  # no replica ready
+        (404, ScoringUnavailableError, True),  # the app not (yet) deployed
+    ],
+)
+def test_http_errors_are_retried_unless_the_batch_was_refused(
+    status: int, kind: type[Exception], transient: bool
+) -> None:
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(status)
+            self.end_headers()
+            self.wfile.write(b'{"error": "x"}')
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    scorer = HttpScorer(f"http://127.0.0.1:{server.server_port}/streamproc", 5, token="t")
+    try:
+        with pytest.raises(kind, match=f"HTTP {status}") as err:
+            scorer.submit(batch()).result()
+        assert is_transient(err.value) is transient
+    finally:
+        scorer.close()
+        server.shutdown()
+
+
+def test_a_timeout_is_transient() -> None:
+    listener = socket.socket()  # accepts, never answers
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    scorer = HttpScorer(f"http://127.0.0.1:{listener.getsockname()[1]}/streamproc", 0.5)
+    try:
+        with pytest.raises(ScoringUnavailableError, match="timed out") as err:
+            scorer.submit(batch()).result()
+        assert is_transient(err.value)
+    finally:
+        scorer.close()
+        listener.close()

@@ -1,7 +1,8 @@
 """One chaos run against the real Kafka and Redis: its own topics, key prefix and
 consumer group; stream workers as separate OS processes (so they can be SIGKILLed); an
 in-process ingest of the synthetic cameras; a collector of everything the workers
-published; the group's committed offsets over time; the workers' peak RSS."""
+published (with each frame's capture-to-score latency); the group's committed offsets
+over time; the workers' peak RSS and their RSS once a second."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import sys
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +57,8 @@ class Seen:
 
     scores: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
     first_at: dict[tuple[str, int], float] = field(default_factory=dict)
+    latency: dict[tuple[str, int], float] = field(default_factory=dict)  # capture -> seen, s
+    per_camera: Counter[str] = field(default_factory=Counter)  # frames scored, by camera
     score_copies: int = 0  # score messages for a (camera, seq) already seen
     alerts: list[dict[str, Any]] = field(default_factory=list)
     dead: list[Record] = field(default_factory=list)
@@ -115,10 +119,14 @@ class Run:
         for c in self.cameras:
             self.store.set_settings(c.id, CameraSettings(threshold=self.threshold))
         self.seen = Seen()
+        self._other_ids: set[str] = set()  # cameras ingested besides the judged ones
         self.stream = ""
         self._ingest: Ingest | None = None  # a paced ingest still running
         self.workers: list[subprocess.Popen[bytes]] = []
         self.peak_rss_kib: dict[int, int] = {}
+        # (monotonic time, the live workers' summed VmRSS in KiB), once a second: RSS over
+        # time, not only its peak (one float pair a second: 10 minutes are 600 of them).
+        self.rss: list[tuple[float, int]] = []
         self.committed: list[tuple[float, int]] = []  # (monotonic time, sum of offsets)
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -133,11 +141,27 @@ class Run:
             t.start()
 
     # ------------------------------------------------------------------ input
-    def ingest(self, fps: float | None = None) -> None:
+    def set_serving(self, **update: Any) -> None:
+        """Change the workers' ``serving`` section (before any worker starts)."""
+        self.cfg.serving = self.cfg.serving.model_copy(update=update)
+        self.cfg_file.write_text(yaml.safe_dump(self.cfg.model_dump(mode="json")))
+
+    def use_cameras(self, cameras: list[CameraConfig], frames: dict[str, int]) -> None:
+        """Judge these cameras (e.g. long video clips) instead of the run's own."""
+        for c in self.cameras:
+            self.store.delete(c.id)
+        self.cameras, self.frames = cameras, frames
+        for c in cameras:
+            self.store.set_settings(c.id, CameraSettings(threshold=self.threshold))
+
+    def ingest(self, fps: float | None = None, cameras: list[CameraConfig] | None = None) -> None:
         """Every camera's windows to the frames topic, then return; with ``fps`` the
-        cameras are paced and this returns at once (``close`` stops them)."""
+        cameras are paced and this returns at once (``close`` stops them). ``cameras``:
+        others than the judged ones (a warm-up), whose stream the oracle does not use."""
         w = self.art.config.data.window
-        cameras = self.cameras
+        judged = cameras is None
+        cameras = self.cameras if cameras is None else cameras
+        self._other_ids |= {c.id for c in cameras}
         if fps is not None:
             cameras = [c.model_copy(update={"realtime": True, "source_fps": fps}) for c in cameras]
         ing = Ingest(
@@ -147,7 +171,8 @@ class Run:
             window_length=w.length,
             window_stride=w.stride,
         )
-        self.stream = ing.stream  # the capture session: part of every alert's event_id
+        if judged:
+            self.stream = ing.stream  # the capture session: part of every alert's event_id
         ing.start()
         if fps is not None:
             self._ingest = ing
@@ -179,6 +204,12 @@ class Run:
         log = self.dir / "workers.log"
         text = log.read_text(errors="replace") if log.exists() else ""
         return sum(1 for line in text.splitlines() if line.startswith("worker: "))
+
+    def worker_log_count(self, text: str) -> int:
+        """Lines of the workers' log that contain ``text``."""
+        log = self.dir / "workers.log"
+        lines = log.read_text(errors="replace").splitlines() if log.exists() else []
+        return sum(1 for line in lines if text in line)
 
     def wait_ready(self, n: int, timeout_s: float) -> bool:
         deadline = time.monotonic() + timeout_s
@@ -212,8 +243,9 @@ class Run:
         return sum(self.frames.values())
 
     def scored(self) -> int:
+        """Frames of the judged cameras scored so far."""
         with self._lock:
-            return len(self.seen.scores)
+            return sum(self.seen.per_camera[c] for c in self.frames)
 
     def wait_scored(self, n: int, timeout_s: float) -> bool:
         """Wait until ``n`` frames are scored; False on timeout or once every worker
@@ -279,18 +311,24 @@ class Run:
                     else:
                         self.seen.scores[key] = p
                         self.seen.first_at[key] = now
+                        self.seen.latency[key] = time.time() - float(p["time"])
+                        self.seen.per_camera[key[0]] += 1
 
     def _watch(self) -> None:
         """Every 0.25 s: the workers' VmHWM (peak RSS, from /proc) and the group's
         committed offsets (the progress the recovery time is measured to)."""
         admin: Any = None
+        rss_at = 0.0
         while not self._stop.wait(0.25):
             with self._lock:
                 live = [p.pid for p in self.workers if p.poll() is None]
             for pid in live:
-                kib = _vm_hwm_kib(pid)
+                kib = _vm_kib(pid, "VmHWM")
                 if kib is not None:
                     self.peak_rss_kib[pid] = max(self.peak_rss_kib.get(pid, 0), kib)
+            if time.monotonic() - rss_at >= 1.0:
+                rss_at = time.monotonic()
+                self.rss.append((rss_at, sum(_vm_kib(pid, "VmRSS") or 0 for pid in live)))
             try:
                 if admin is None:
                     admin = _admin(self.bootstrap)
@@ -317,8 +355,8 @@ class Run:
             t.join(10)
         self._collector.close()
         self.producer.close()
-        for c in self.cameras:
-            self.store.delete(c.id)
+        for cam in {c.id for c in self.cameras} | self._other_ids:
+            self.store.delete(cam)
         self.store.close()
         self.transport.close()
         admin = None
@@ -331,10 +369,11 @@ class Run:
         _close(admin)
 
 
-def _vm_hwm_kib(pid: int) -> int | None:
+def _vm_kib(pid: int, field: str) -> int | None:
+    """``VmHWM`` (peak RSS) or ``VmRSS`` of a process, from /proc."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1])
     except (OSError, ValueError, IndexError):
         return None

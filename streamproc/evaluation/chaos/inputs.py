@@ -65,3 +65,23 @@ def tiny_artifact(work: Path, log: Callable[[str], None] = print) -> Path:
     log(f"training a tiny model -> {out}")
     train(apply_overrides(StreamprocConfig(), TINY_MODEL), data, out)
     return out
+
+
+def write_videos(root: Path, cameras: int, frames: int, fps: float) -> list[Path]:
+    """ROOT/camI-FRAMES-FPS.avi (MJPG, every frame a key frame) of the same synthetic scenes:
+    long paced footage without tens of thousands of files; reused if there."""
+    videos = []
+    for i in range(cameras):
+        path = root / f"cam{i}-{frames}f-{fps:.2f}fps.avi"
+        if not path.exists():
+            root.mkdir(parents=True, exist_ok=True)
+            part = path.with_suffix(".part.avi")
+            h, w = FRAME_SIZE
+            out = cv2.VideoWriter(str(part), cv2.VideoWriter.fourcc(*"MJPG"), fps, (w, h), False)
+            scene = SyntheticScene(seed=100 + i, size=FRAME_SIZE)
+            for _ in range(frames):
+                out.write(scene.step()[0])
+            out.release()
+            part.rename(path)
+        videos.append(path)
+    return videos

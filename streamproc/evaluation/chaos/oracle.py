@@ -36,6 +36,12 @@ class Result:
     healthy_dead_lettered: int = 0
     recover_s: float | None = None
     peak_rss_mib: float = 0.0
+    # Capture-to-score latency (p50, max, seconds) of the frames first scored during the
+    # fault, where the scenario measures it (paced cameras).
+    latency_p50_s: float | None = None
+    latency_max_s: float | None = None
+    backlog_peak: int | None = None  # windows sent and not yet committed (overload)
+    drops_counted: int | None = None  # frames/windows dropped and counted by a metric
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -53,6 +59,21 @@ class Result:
     def as_dict(self) -> dict[str, Any]:
         d = {k: v for k, v in self.__dict__.items() if k != "dead_lettered"}
         return {**d, "dead_lettered": dict(self.dead_lettered), "passed": self.passed}
+
+
+FINISH_S = 240.0  # longest wait for every frame after the fault
+
+
+def finish(
+    run: Run, res: Result, injected: list[bytes] | None = None, timeout_s: float = FINISH_S
+) -> Result:
+    """Wait for every frame (at most ``timeout_s``), let trailing messages arrive, judge."""
+    if not run.wait_scored(run.total_frames, timeout_s):
+        res.notes.append(
+            f"FAIL only {run.scored()} of {run.total_frames} frames in {timeout_s:.0f} s"
+        )
+    run.settle()
+    return judge(run, res, injected)
 
 
 def judge(run: Run, result: Result, injected: list[bytes] | None = None) -> Result:
@@ -73,7 +94,9 @@ def judge(run: Run, result: Result, injected: list[bytes] | None = None) -> Resu
     )
     result.duplicate_scores = seen.score_copies
 
-    copies = Counter((a["event_id"], a["kind"], int(a["seq"])) for a in seen.alerts)
+    # Only the judged cameras' (a warm-up's cameras have no reference).
+    alerts = [a for a in seen.alerts if a["camera"] in run.frames]
+    copies = Counter((a["event_id"], a["kind"], int(a["seq"])) for a in alerts)
     result.duplicate_alert_messages = sum(n - 1 for n in copies.values())
     published = set(copies)
     # The same (event_id, kind) decided at two seqs is an incident decided twice.
@@ -83,9 +106,14 @@ def judge(run: Run, result: Result, injected: list[bytes] | None = None) -> Resu
     result.alerts = len(published)
     result.alerts_match = expected is not None and published == expected
     if expected is not None and published != expected:
+        extra = Counter(
+            f"{a['kind']}/{a['reason']}"
+            for a in alerts
+            if (a["event_id"], a["kind"], int(a["seq"])) not in expected
+        )
         result.notes.append(
-            f"FAIL alerts: {len(published - expected)} not in the reference, "
-            f"{len(expected - published)} of the reference missing"
+            f"FAIL alerts: {len(published - expected)} not in the reference "
+            f"({dict(extra)}), {len(expected - published)} of the reference missing"
         )
     if expected == set():
         result.notes.append("the reference has no alerts: the oracle tests little")
@@ -101,6 +129,26 @@ def judge(run: Run, result: Result, injected: list[bytes] | None = None) -> Resu
         peaks = list(run.peak_rss_kib.values())
     result.peak_rss_mib = max(peaks, default=0) / 1024
     return result
+
+
+def latency_between(run: Run, t0: float, t1: float) -> tuple[float, float] | None:
+    """(p50, max) capture-to-score latency of the frames first scored in [t0, t1]
+    (monotonic); None when none was."""
+    with run._lock:
+        lat = sorted(run.seen.latency[k] for k, at in run.seen.first_at.items() if t0 <= at <= t1)
+    return (lat[len(lat) // 2], lat[-1]) if lat else None
+
+
+def longest_pause(run: Run, since: float) -> tuple[float, float]:
+    """(start, length) of the longest pause between scores first seen after ``since``
+    (monotonic), ``since`` itself counting as the first: how long scoring stopped."""
+    with run._lock:
+        times = sorted(at for at in run.seen.first_at.values() if at >= since)
+    best = (since, 0.0)
+    for a, b in zip([since, *times], times, strict=False):
+        if b - a > best[1]:
+            best = (a, b - a)
+    return best
 
 
 def reference_alerts(run: Run) -> set[AlertKey] | None:

@@ -1,5 +1,7 @@
 """The chaos scenarios. Each gets a fresh run (topics, key prefix, group) over the same
-synthetic cameras, injects its fault mid-run, and is judged by the one oracle."""
+synthetic cameras, injects its fault mid-run, and is judged by the one oracle. The worker
+scores in-process, except in the model-service scenarios (``serve-replica-*``: a local
+Ray and Serve's HTTP ingress, ``chaos/serve.py``); ``overload`` lives in its own module."""
 
 from __future__ import annotations
 
@@ -10,11 +12,18 @@ from dataclasses import dataclass
 
 from streamproc.evaluation.chaos.faults import kill_service, start_services
 from streamproc.evaluation.chaos.harness import Run
-from streamproc.evaluation.chaos.oracle import Result, judge
+from streamproc.evaluation.chaos.oracle import (
+    FINISH_S,
+    Result,
+    finish,
+    latency_between,
+    longest_pause,
+)
+from streamproc.evaluation.chaos.overload import overload
 from streamproc.evaluation.chaos.poison import fuzz_decode, poison_records
+from streamproc.evaluation.chaos.serve import ModelService
 from streamproc.runtime.killpoint import ENV, KILL_POINTS
-
-FINISH_S = 240.0  # longest wait for every frame after the fault
+from streamproc.windowing.windows import window_starts
 
 
 @dataclass(frozen=True)
@@ -24,13 +33,10 @@ class Options:
     fuzz_kafka: int  # rejected mutations sent through Kafka
     churn_s: float = 4.0  # rebalance churn: one worker stopped and started this often
     churn_fps: float = 2.0  # the cameras' pace meanwhile (120 frames: 60 s)
-
-
-def _finish(run: Run, res: Result, injected: list[bytes] | None = None) -> Result:
-    if not run.wait_scored(run.total_frames, FINISH_S):
-        res.notes.append(f"FAIL only {run.scored()} of {run.total_frames} frames in {FINISH_S} s")
-    run.settle()
-    return judge(run, res, injected)
+    serve_fps: float = 2.0  # the cameras' pace in the model-service scenarios
+    serve_timeout_s: float = 5.0  # serving.request_timeout_s there
+    hang_s: float = 20.0  # how long the hung replica blocks (past the timeout)
+    overload_s: float = 600.0  # how long the cameras run at twice the worker's rate
 
 
 def kill_at(point: str) -> Callable[[Run, Options], Result]:
@@ -50,7 +56,7 @@ def kill_at(point: str) -> Callable[[Run, Options], Result]:
             time.sleep(0.6)  # the watcher's last sample may predate the kill by 0.25 s
             recover.append((fault_at, run.committed_now()))
         run.start_worker()
-        res = _finish(run, res)
+        res = finish(run, res)
         times = [run.recovery_s(t, b) for t, b in recover]
         res.recover_s = max((t for t in times if t is not None), default=None)
         res.notes.append(f"{len(recover)} kill(s)")
@@ -59,39 +65,29 @@ def kill_at(point: str) -> Callable[[Run, Options], Result]:
     return scenario
 
 
-def redis_restart(sig: int) -> Callable[[Run, Options], Result]:
-    def scenario(run: Run, opt: Options) -> Result:
-        res = Result(f"redis-{signal.Signals(sig).name}")
+def service_restart(
+    scenario: str, service: str, sig: int, down_s: float
+) -> Callable[[Run, Options], Result]:
+    """``service`` (redis or kafka) killed with ``sig`` a third of the way through the
+    frames, started again ``down_s`` later; recovery is timed to the first commit once
+    it is back (not a batch already past it when it failed)."""
+
+    def run_it(run: Run, opt: Options) -> Result:
+        res = Result(scenario)
         run.ingest()
         run.start_worker()
         run.wait_scored(run.total_frames // 3, FINISH_S)
         fault_at = time.monotonic()
-        kill_service("redis", sig)
-        time.sleep(2)
+        kill_service(service, sig)
+        time.sleep(down_s)
         start_services()
         back_at, before = time.monotonic(), run.committed_now()
-        res.notes.append(f"redis back after {back_at - fault_at:.1f} s")
-        res = _finish(run, res)
+        res.notes.append(f"{service} back after {back_at - fault_at:.1f} s")
+        res = finish(run, res)
         res.recover_s = run.recovery_s(fault_at, before, back_at)
         return res
 
-    return scenario
-
-
-def kafka_outage(run: Run, opt: Options) -> Result:
-    res = Result("kafka-down-20s")
-    run.ingest()
-    run.start_worker()
-    run.wait_scored(run.total_frames // 3, FINISH_S)
-    fault_at = time.monotonic()
-    kill_service("kafka", signal.SIGKILL)
-    time.sleep(20)
-    start_services()
-    back_at, before = time.monotonic(), run.committed_now()
-    res.notes.append(f"broker back after {back_at - fault_at:.1f} s")
-    res = _finish(run, res)
-    res.recover_s = run.recovery_s(fault_at, before, back_at)
-    return res
+    return run_it
 
 
 def poison(run: Run, opt: Options) -> Result:
@@ -102,7 +98,7 @@ def poison(run: Run, opt: Options) -> Result:
     run.ingest()
     run.send_raw(records[::-1])  # each again, after the healthy windows
     run.start_worker()
-    return _finish(run, res, records + records[::-1])
+    return finish(run, res, records + records[::-1])
 
 
 def fuzz(run: Run, opt: Options) -> Result:
@@ -118,7 +114,7 @@ def fuzz(run: Run, opt: Options) -> Result:
     run.send_raw(sent[:half])
     run.ingest()
     run.send_raw(sent[half:])
-    return _finish(run, res, sent)
+    return finish(run, res, sent)
 
 
 def churn(run: Run, opt: Options) -> Result:
@@ -140,14 +136,74 @@ def churn(run: Run, opt: Options) -> Result:
             res.notes.append(f"FAIL worker {started} did not join its group in 120 s")
             break
     res.notes.append(f"{stops} stop/start(s), {opt.churn_s:.0f} s apart")
-    return _finish(run, res)
+    return finish(run, res)
+
+
+def serve_replica_kill(run: Run, opt: Options) -> Result:
+    """The only Serve replica SIGKILLed a third of the way through paced cameras; workers
+    in mode http retry until Serve has started a new one. Recovery: the end of the
+    longest pause in scoring after the kill."""
+    res = Result("serve-replica-kill")
+    with ModelService(run, opt.serve_timeout_s) as svc:
+        run.start_worker()
+        run.wait_ready(1, 120)
+        run.ingest(fps=opt.serve_fps)
+        run.wait_scored(run.total_frames // 3, FINISH_S)
+        fault_at = time.monotonic()
+        pid = svc.kill_replica()
+        replaced = svc.wait_replaced(pid, 120)
+        if replaced is None:
+            res.notes.append("FAIL Serve started no new replica in 120 s")
+        else:
+            res.notes.append(f"replica {pid} SIGKILLed; a new one after {replaced:.1f} s")
+        res = finish(run, res)
+        start, pause = longest_pause(run, fault_at)
+        res.recover_s = start + pause - fault_at
+        # The frames scored from the kill to a timeout after recovery: the backlog caught up.
+        _fault_latency(run, res, fault_at, fault_at + res.recover_s + opt.serve_timeout_s)
+    return res
+
+
+def serve_replica_hang(run: Run, opt: Options) -> Result:
+    """The replica blocks ``hang_s`` at its Nth HTTP request (a third of the way through),
+    past ``request_timeout_s``: workers time out, cancel, retry. Recovery: the longest
+    pause in scoring (the hang is not seen from outside, so it starts at the last score
+    before it)."""
+    res = Result("serve-replica-hang")
+    w = run.art.config.data.window
+    windows = sum(len(window_starts(n, w.length, w.stride)) for n in run.frames.values())
+    nth = max(2, windows // 3 // run.cfg.worker.max_poll_records)
+    with ModelService(run, opt.serve_timeout_s, hang=f"{nth}:{opt.hang_s:g}"):
+        t0 = time.monotonic()
+        run.start_worker()
+        run.wait_ready(1, 120)
+        run.ingest(fps=opt.serve_fps)
+        res = finish(run, res)
+        start, pause = longest_pause(run, t0)
+        res.recover_s = pause
+        res.notes.append(
+            f"hang {opt.hang_s:g} s at request {nth}, request_timeout_s {opt.serve_timeout_s:g}; "
+            f"{run.worker_log_count('ScoringUnavailableError')} timed-out/failed call(s) in "
+            "the worker log"
+        )
+        _fault_latency(run, res, start, start + pause + opt.serve_timeout_s)
+    return res
+
+
+def _fault_latency(run: Run, res: Result, t0: float, t1: float) -> None:
+    lat = latency_between(run, t0, t1)
+    if lat is not None:
+        res.latency_p50_s, res.latency_max_s = lat
 
 
 SCENARIOS: dict[str, Callable[[Run, Options], Result]] = {
     **{f"kill-at-{p}": kill_at(p) for p in KILL_POINTS},
-    "redis-sigterm": redis_restart(signal.SIGTERM),
-    "redis-sigkill": redis_restart(signal.SIGKILL),
-    "kafka-down": kafka_outage,
+    "redis-sigterm": service_restart("redis-SIGTERM", "redis", signal.SIGTERM, 2),
+    "redis-sigkill": service_restart("redis-SIGKILL", "redis", signal.SIGKILL, 2),
+    "kafka-down": service_restart("kafka-down-20s", "kafka", signal.SIGKILL, 20),
+    "serve-replica-kill": serve_replica_kill,
+    "serve-replica-hang": serve_replica_hang,
+    "overload": overload,
     "poison": poison,
     "fuzz": fuzz,
     "churn": churn,

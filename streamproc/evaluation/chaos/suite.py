@@ -26,7 +26,10 @@ def run_chaos(
     cameras: int = 4,
     frames: int = 120,
     log: Callable[[str], None] = print,
+    overload_s: float | None = None,
 ) -> list[Result]:
+    """``overload_s``: how long the overload scenario runs (default 60 s with ``short``,
+    else 600 s)."""
     names = scenarios or list(SCENARIOS)
     unknown = [n for n in names if n not in SCENARIOS]
     if unknown:
@@ -40,6 +43,7 @@ def run_chaos(
         repeats=1 if short else 3,
         fuzz_decode=10_000,
         fuzz_kafka=300 if short else 1_000,
+        overload_s=overload_s or (60.0 if short else 600.0),
     )
     results = []
     for name in names:
@@ -63,7 +67,8 @@ def table(results: list[Result], short: bool) -> str:
     head = (
         "| scenario | windows sent | frames scored | windows lost | dup score msgs "
         "| dup alert msgs | dup alert ids | alerts = reference | dead-lettered (reason) "
-        "| recover s | peak worker RSS MiB | result |"
+        "| recover s | latency p50/max s (fault) | peak backlog (windows) | drops counted "
+        "| peak worker RSS MiB | result |"
     )
     lines = [
         f"chaos suite ({'--short' if short else 'full'}), "
@@ -78,11 +83,17 @@ def table(results: list[Result], short: bool) -> str:
         if r.bad_expected:
             dead += f" (of {r.bad_expected} injected, {r.bad_missed} missed)"
         rec = f"{r.recover_s:.1f}" if r.recover_s is not None else "-"
+        lat = "-"
+        if r.latency_p50_s is not None and r.latency_max_s is not None:
+            lat = f"{r.latency_p50_s:.1f}/{r.latency_max_s:.1f}"
+        backlog = "-" if r.backlog_peak is None else str(r.backlog_peak)
+        drops = "-" if r.drops_counted is None else str(r.drops_counted)
         lines.append(
             f"| {r.scenario} | {r.windows_sent} | {r.frames_scored}/{r.frames} "
             f"| {r.windows_lost} | {r.duplicate_scores} | {r.duplicate_alert_messages} "
             f"| {r.duplicate_alert_ids} | {'yes' if r.alerts_match else 'NO'} ({r.alerts}) "
-            f"| {dead} | {rec} | {r.peak_rss_mib:.0f} | {'pass' if r.passed else 'FAIL'} |"
+            f"| {dead} | {rec} | {lat} | {backlog} | {drops} | {r.peak_rss_mib:.0f} "
+            f"| {'pass' if r.passed else 'FAIL'} |"
         )
     return "\n".join(lines)
 
