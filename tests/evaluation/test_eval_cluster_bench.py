@@ -1,6 +1,7 @@
 """`bench cluster`: its pure parts always; the namespaced cluster itself (scripts/cluster.sh,
 three Kafka brokers, Redis, a Ray head and worker node, two ingest shards and two stream
-workers) only with STREAMPROC_CLUSTER_TEST=1, as root with `ip netns`: it is heavy."""
+workers; about 2.5 minutes) wherever it can run: as root with `ip netns` (CI's machine),
+unless STREAMPROC_CLUSTER_TEST=0."""
 
 from __future__ import annotations
 
@@ -56,8 +57,8 @@ def test_cluster_config_round_trips_through_the_config_file(
 
 
 def _cluster_unavailable() -> str | None:
-    if os.environ.get("STREAMPROC_CLUSTER_TEST") != "1":
-        return "heavy (3 Kafka brokers, Ray, 4 streamproc processes): set STREAMPROC_CLUSTER_TEST=1"
+    if os.environ.get("STREAMPROC_CLUSTER_TEST") == "0":
+        return "switched off by STREAMPROC_CLUSTER_TEST=0"
     if os.geteuid() != 0:
         return "needs root for network namespaces (ip netns)"
     if shutil.which("ip") is None or subprocess.run(["ip", "netns", "list"]).returncode != 0:
