@@ -199,7 +199,12 @@ def cost(
     data: Path = FLEET_DATA,
     artifact: Path = ARTIFACT,
     transport: str = TRANSPORT,
-    scoring: str = SCORING,
+    scoring: str = typer.Option(
+        "serve",
+        "--scoring",
+        help="serve (a Serve handle), http (Serve's HTTP ingress, the chart's data path) or "
+        "local (the model in the worker).",
+    ),
     layout: list[str] = typer.Option(
         ["1x1"], "--layout", help="WORKERSxREPLICAS, repeatable (e.g. 1x1 2x1 1x2)."
     ),
@@ -225,12 +230,13 @@ def cost(
     frames topic and Redis commands per window, for each layout and variant."""
     from streamproc.evaluation.cost_bench import cost_table, parse_layout, parse_variant, run_cost
 
-    kind, mode = modes(transport, scoring)
+    kind, mode = modes(transport, "serve" if scoring == "http" else scoring)
     layouts = [parse_layout(x) for x in layout]
     variants = [parse_variant(v) for v in variant]
     open_split(data, "test", require_labels=True)
     result = run_cost(
-        data, artifact, kind, mode, layouts, variants, model_threads,
+        data, artifact, kind, "http" if scoring == "http" else mode, layouts, variants,
+        model_threads,
         timeout, fps, log=lambda s: console.print(s),
     )  # fmt: skip
     table = cost_table(result)

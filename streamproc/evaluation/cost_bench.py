@@ -6,7 +6,8 @@ overrides, e.g. a cut switched off), and reports from each run, between the mome
 cameras start and the moment the last score arrives:
 
 - CPU seconds per 1,000 frames (= CPU ms per frame) of every process: the streamproc
-  process (ingest and workers, and the model in local scoring), the Serve replicas, Ray's
+  process (ingest and workers, and the model in local scoring), the Serve replicas (reached
+  through a handle, or with ``scoring`` http through Serve's HTTP ingress), Ray's
   own processes, the Kafka broker and redis-server; from the processes' own accounting
   (user + system time), so a shared machine's load does not inflate it as it does wall
   time;
@@ -47,6 +48,7 @@ from streamproc.evaluation.runner import report_for, score_dataset
 from streamproc.metrics import REGISTRY
 from streamproc.model.artifact import load_artifact
 from streamproc.pipeline import Pipeline
+from streamproc.serving.launch import local_http_app
 from streamproc.threshold.policy import calibrated_from_stats
 from streamproc.windowing.windows import window_starts
 
@@ -257,7 +259,7 @@ def run_cost(
     data: Path,
     artifact: Path,
     transport: Literal["kafka", "memory"],
-    scoring: Literal["serve", "local"],
+    scoring: Literal["serve", "local", "http"],
     layouts: list[Layout],
     variants: list[Variant],
     model_threads: int = 1,
@@ -274,12 +276,17 @@ def run_cost(
             run_id = uuid.uuid4().hex[:8]
             with tempfile.TemporaryDirectory() as tmp:
                 cfg = bench_config(
-                    transport, scoring, run_id, Path(tmp), lay.workers, model_threads,
-                    lay.replicas,
+                    transport, "local" if scoring == "local" else "serve", run_id, Path(tmp),
+                    lay.workers, model_threads, lay.replicas,
                 )  # fmt: skip
                 cfg = apply_overrides(cfg, variant.overrides)
                 log(f"variant {variant.name}, layout {lay.name} (run {run_id})")
-                rep, row = measure(cfg, artifact, data, timeout_s, fps, log)
+                if scoring == "http":  # the chart's data path: Serve's HTTP ingress
+                    with local_http_app(cfg.serving, artifact) as url:
+                        cfg.serving = cfg.serving.model_copy(update={"mode": "http", "url": url})
+                        rep, row = measure(cfg, artifact, data, timeout_s, fps, log)
+                else:
+                    rep, row = measure(cfg, artifact, data, timeout_s, fps, log)
             complete = published(rep, "normalized")
             auc = micro_auc(complete, {k: rep.labels[k] for k in complete}) if complete else None
             rows.append(

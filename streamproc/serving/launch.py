@@ -7,6 +7,9 @@ On Kubernetes the RayService runs the same application from the Serve config fil
 from __future__ import annotations
 
 import logging
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -62,3 +65,32 @@ def shutdown() -> None:
         serve.shutdown()
     except Exception:  # shutting down must not raise
         log.debug("serve shutdown failed", exc_info=True)
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def local_http_app(
+    cfg: ServingConfig, artifact: str | Path, port: int | None = None
+) -> Iterator[str]:
+    """The scorer app on a fresh local Ray with Serve's HTTP proxy on 127.0.0.1 (``port``,
+    or a free one); yields the URL of its route, what ``serving.mode: http`` calls (as the
+    chart's workers reach the RayService). Serve and Ray are shut down on exit; a Ray
+    already running in this process is shut down first (its proxy settings are fixed)."""
+    import ray
+
+    if ray.is_initialized():
+        shutdown()
+        ray.shutdown()
+    port = port or free_port()
+    launch(cfg.model_copy(update={"ray_address": None}), artifact, http_port=port)
+    try:
+        yield f"http://127.0.0.1:{port}{cfg.route_prefix or '/'}"
+    finally:
+        shutdown()
+        ray.shutdown()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import time
 from pathlib import Path
 from types import TracebackType
@@ -18,12 +17,6 @@ from types import TracebackType
 from streamproc.config.serving import ServingConfig
 from streamproc.evaluation.chaos.harness import Run
 from streamproc.serving import hangpoint
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class ModelService:
@@ -35,6 +28,8 @@ class ModelService:
         self.cfg = ServingConfig(
             app_name=f"chaos-{run.id}", num_cpus=1, threads=1, device="cpu", max_batch_size=16
         )
+        from streamproc.serving.launch import free_port
+
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}{self.cfg.route_prefix}"
         self.request_timeout_s = request_timeout_s
