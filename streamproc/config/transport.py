@@ -200,6 +200,18 @@ class TopicsConfig(StrictModel):
         False, description="Also publish every frame score (for dashboards; more traffic)."
     )
 
+    @classmethod
+    def for_run(cls, prefix: str, run: str) -> TopicsConfig:
+        """Topics of their own for one run (benchmarks, tests): PREFIX.RUN.frames, ...,
+        with every score published."""
+        return cls(
+            frames=f"{prefix}.{run}.frames",
+            scores=f"{prefix}.{run}.scores",
+            alerts=f"{prefix}.{run}.alerts",
+            dead_letter=f"{prefix}.{run}.dead-letter",
+            publish_scores=True,
+        )
+
 
 def kafka_client_kwargs(cfg: KafkaTransportConfig) -> dict[str, Any]:
     """Settings every kafka-python client (admin, producer, consumer) takes."""

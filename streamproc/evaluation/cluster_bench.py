@@ -90,13 +90,7 @@ def cluster_config(
         bootstrap_servers=BOOTSTRAP, partitions=6, replication=3, min_insync_replicas=2
     )
     cfg.state = RedisStateConfig(url=REDIS_URL, key_prefix=f"cluster-{run_id}")
-    cfg.topics = TopicsConfig(
-        frames=f"cluster.{run_id}.frames",
-        scores=f"cluster.{run_id}.scores",
-        alerts=f"cluster.{run_id}.alerts",
-        dead_letter=f"cluster.{run_id}.dead-letter",
-        publish_scores=True,
-    )
+    cfg.topics = TopicsConfig.for_run("cluster", run_id)
     cfg.serving = ServingConfig(
         mode="http", url=SERVE_URL, artifact=str(artifact), request_timeout_s=15
     )

@@ -6,7 +6,6 @@ detection core's own streaming evaluation of the same artifact."""
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 import threading
 import time
@@ -28,6 +27,7 @@ from streamproc.errors import ConfigError
 from streamproc.evaluation.events import intervals
 from streamproc.evaluation.metrics import micro_auc
 from streamproc.evaluation.runner import report_for, score_dataset
+from streamproc.evaluation.services import services_env
 from streamproc.model.artifact import Artifact, load_artifact
 from streamproc.pipeline import Pipeline
 from streamproc.serving.scorer import ScoreRequest, ScoringService
@@ -58,25 +58,13 @@ def bench_config(
 ) -> StreamprocConfig:
     cfg = StreamprocConfig()
     if transport == "kafka":
-        bootstrap = os.environ.get("STREAMPROC_KAFKA_BOOTSTRAP")
-        redis = os.environ.get("STREAMPROC_REDIS_URL")
-        if not bootstrap or not redis:
-            raise ConfigError(
-                "--transport kafka reads STREAMPROC_KAFKA_BOOTSTRAP and STREAMPROC_REDIS_URL; "
-                'run `eval "$(scripts/services.sh start)"` first'
-            )
+        bootstrap, redis = services_env("--transport kafka")
         cfg.transport = KafkaTransportConfig(bootstrap_servers=bootstrap, partitions=12)
         cfg.state = RedisStateConfig(url=redis, key_prefix=f"bench-{run_id}")
     else:
         cfg.transport = MemoryTransportConfig(partitions=12)
         cfg.state = EmbeddedStateConfig(path=str(state_dir / "state.db"))
-    cfg.topics = TopicsConfig(
-        frames=f"bench.{run_id}.frames",
-        scores=f"bench.{run_id}.scores",
-        alerts=f"bench.{run_id}.alerts",
-        dead_letter=f"bench.{run_id}.dead-letter",
-        publish_scores=True,
-    )
+    cfg.topics = TopicsConfig.for_run("bench", run_id)
     cfg.serving.mode = scoring
     # The replica gets the threads the in-process raw measurement uses (Ray would give
     # it num_cpus = 1 thread), so frames_per_s / raw_frames_per_s compares like with like.

@@ -69,13 +69,7 @@ def test_killed_worker_loses_and_duplicates_nothing(
         heartbeat_interval_ms=500,
     )
     cfg.state = RedisStateConfig(url=redis_url, key_prefix=f"test-{run}")
-    cfg.topics = TopicsConfig(
-        frames=f"t.{run}.frames",
-        scores=f"t.{run}.scores",
-        alerts=f"t.{run}.alerts",
-        dead_letter=f"t.{run}.dlq",
-        publish_scores=True,
-    )
+    cfg.topics = TopicsConfig.for_run("t", run)
     cfg.serving.mode = "local"
     cfg.metrics.port = None
     cfg.worker.max_poll_records = 2

@@ -28,7 +28,7 @@ from streamproc.config import StreamprocConfig
 from streamproc.config.cameras import CameraConfig
 from streamproc.config.state import RedisStateConfig
 from streamproc.config.transport import KafkaTransportConfig, TopicsConfig
-from streamproc.errors import ConfigError
+from streamproc.evaluation.services import services_env
 from streamproc.model.artifact import Artifact
 from streamproc.runtime.ingest import Ingest
 from streamproc.threshold import make_store
@@ -37,18 +37,6 @@ from streamproc.transport import make_transport, topic_specs
 from streamproc.transport.base import Record
 
 ROOT = Path(streamproc.__file__).resolve().parents[1]
-
-
-def services_env() -> tuple[str, str]:
-    bootstrap = os.environ.get("STREAMPROC_KAFKA_BOOTSTRAP")
-    redis = os.environ.get("STREAMPROC_REDIS_URL")
-    if not bootstrap or not redis:
-        raise ConfigError(
-            "the chaos suite needs the real services: run "
-            '`eval "$(bash scripts/services.sh start)"` first (it sets '
-            "STREAMPROC_KAFKA_BOOTSTRAP and STREAMPROC_REDIS_URL)"
-        )
-    return bootstrap, redis
 
 
 @dataclass
@@ -74,7 +62,7 @@ class Run:
         clips: list[Path],
         log: Callable[[str], None] = print,
     ) -> None:
-        bootstrap, redis = services_env()
+        bootstrap, redis = services_env("the chaos suite")
         self.name, self.log, self.artifact, self.art = name, log, artifact, art
         self.id = f"{name}-{uuid.uuid4().hex[:6]}"
         self.dir = work / "runs" / self.id
@@ -88,13 +76,7 @@ class Run:
             heartbeat_interval_ms=500,
         )
         cfg.state = RedisStateConfig(type="redis", url=redis, key_prefix=f"chaos-{self.id}")
-        cfg.topics = TopicsConfig(
-            frames=f"chaos.{self.id}.frames",
-            scores=f"chaos.{self.id}.scores",
-            alerts=f"chaos.{self.id}.alerts",
-            dead_letter=f"chaos.{self.id}.dlq",
-            publish_scores=True,
-        )
+        cfg.topics = TopicsConfig.for_run("chaos", self.id)
         cfg.serving.mode = "local"
         cfg.serving.threads = 1
         cfg.metrics.port = None

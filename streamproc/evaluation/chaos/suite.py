@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from streamproc.errors import ConfigError
-from streamproc.evaluation.chaos.harness import Run, services_env
+from streamproc.evaluation.chaos.harness import Run
 from streamproc.evaluation.chaos.inputs import tiny_artifact, write_cameras
 from streamproc.evaluation.chaos.oracle import Result
 from streamproc.evaluation.chaos.scenarios import SCENARIOS, Options
+from streamproc.evaluation.services import services_env
 from streamproc.model.artifact import load_artifact
 
 
@@ -34,7 +35,7 @@ def run_chaos(
     unknown = [n for n in names if n not in SCENARIOS]
     if unknown:
         raise ConfigError(f"unknown scenario(s) {unknown}; valid: {', '.join(SCENARIOS)}")
-    services_env()
+    services_env("the chaos suite")
     work.mkdir(parents=True, exist_ok=True)
     artifact = artifact or tiny_artifact(work, log)
     art = load_artifact(artifact)
