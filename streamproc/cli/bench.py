@@ -30,6 +30,13 @@ TRANSPORT = typer.Option("memory", "--transport", help="kafka or memory.")
 SCORING = typer.Option("serve", "--scoring", help="serve (Ray Serve) or local.")
 
 
+def save(path: Path | None, text: str) -> None:
+    """Write a benchmark's output to ``path`` (its folder made) when one was given."""
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
 def modes(
     transport: str, scoring: str
 ) -> tuple[Literal["kafka", "memory"], Literal["serve", "local"]]:
@@ -126,9 +133,9 @@ def pipeline(
         in_flight=in_flight,
         camera_resize=parse_size(camera_resize) if camera_resize else None,
     )
-    report.parent.mkdir(parents=True, exist_ok=True)
-    report.write_text(json.dumps(result, indent=2))
-    typer.echo(json.dumps(result, indent=2))
+    text = json.dumps(result, indent=2)
+    save(report, text)
+    typer.echo(text)
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -171,9 +178,7 @@ def flow(
     for d in data:
         open_split(d, "test", require_labels=True)
     table = flow_table(flow_rows(data, tuple(method), tuple(scale) or None))
-    if out:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(table)
+    save(out, table)
     typer.echo(table)
 
 
@@ -187,9 +192,7 @@ def scoring(
     """Scoring choices (pixel normalisation, channels, patch) and two training-free baselines."""
     rows = scoring_ablation(data, artifact)
     table = ablation_table(rows, str(artifact), load_artifact(artifact).version)
-    if out:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(table)
+    save(out, table)
     typer.echo(table)
 
 
@@ -240,10 +243,8 @@ def cost(
         timeout, fps, log=lambda s: console.print(s),
     )  # fmt: skip
     table = cost_table(result)
-    for path, text in ((report, json.dumps(result, indent=2)), (out, table)):
-        if path:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
+    save(report, json.dumps(result, indent=2))
+    save(out, table)
     typer.echo(table)
 
 
@@ -276,9 +277,7 @@ def cluster(
         threshold_k=threshold_k, log=lambda s: console.print(s),
     )  # fmt: skip
     text = json.dumps(report, indent=2)
-    if out:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text)
+    save(out, text)
     typer.echo(text)
 
 
@@ -313,9 +312,7 @@ def chaos(
     results = run_chaos(
         work, artifact, scenario, short, log=lambda s: console.print(s), overload_s=overload_s
     )
-    if report:
-        report.parent.mkdir(parents=True, exist_ok=True)
-        report.write_text(json.dumps(rows(results), indent=2))
+    save(report, json.dumps(rows(results), indent=2))
     typer.echo(table(results, short))
     if not all(r.passed for r in results):
         raise typer.Exit(1)
