@@ -26,6 +26,7 @@ from streamproc.health import HEALTH
 from streamproc.metrics import serve_metrics
 from streamproc.model.artifact import Artifact, load_artifact
 from streamproc.runtime.ingest import Ingest
+from streamproc.runtime.positions import Positions
 from streamproc.runtime.worker import StreamWorker
 from streamproc.serving.client import HttpScorer, LocalScorer, ScorerClient, ServeScorer
 from streamproc.serving.scorer import ScoringService
@@ -84,6 +85,7 @@ class Pipeline:
     scorer: ScorerClient | None = None
     workers: list[StreamWorker] = field(default_factory=list)
     ingest: Ingest | None = None
+    from_start: bool = False  # ingest ignores stored camera positions (a new session)
     _threads: list[threading.Thread] = field(default_factory=list)
     _window: WindowConfig = field(default_factory=WindowConfig)
 
@@ -131,8 +133,18 @@ class Pipeline:
             max_message_bytes=self.cfg.worker.max_message_bytes,
             codec=self.cfg.cameras.codec,
             jpeg_quality=self.cfg.cameras.jpeg_quality,
+            positions=self._positions if self._resumable() else None,
+            from_start=self.from_start,
         )
         self.ingest.start()
+
+    def _resumable(self) -> bool:
+        """Camera positions only mean something if the sent windows outlive the process."""
+        return self.cfg.cameras.resume and self.cfg.transport.type == "kafka"
+
+    def _positions(self) -> Positions:
+        self.store = self.store or make_store(self.cfg.state)
+        return Positions(self.store)
 
     def add_worker(self, policy: Policy, cal: Calibrated, name: str) -> StreamWorker:
         assert self.transport is not None and self.store is not None and self.scorer is not None

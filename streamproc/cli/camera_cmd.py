@@ -136,8 +136,8 @@ def set_camera(
 @app.command("reset")
 @friendly_errors
 def reset(camera: str, config: Path | None = CONFIG) -> None:
-    """Forget a camera's state and settings (e.g. after a corrupt value)."""
+    """Forget a camera's state, settings and ingest position (e.g. after a corrupt value)."""
     store = _store(config)
     store.delete(camera)
-    console.print(f"{camera}: state and settings removed")
+    console.print(f"{camera}: state, settings and ingest position removed")
     store.close()

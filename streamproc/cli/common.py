@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -17,6 +19,21 @@ from streamproc.redaction import redact_text
 
 console = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
+LOG_LEVEL_ENV = "STREAMPROC_LOG_LEVEL"
+
+
+def service_logging() -> None:
+    """Log lines of a long-running role (ingest, worker) to stderr: streamproc's own at
+    INFO (or $STREAMPROC_LOG_LEVEL), the libraries' (kafka-python, Ray) at WARNING."""
+    level = os.environ.get(LOG_LEVEL_ENV, "INFO").upper()
+    if level not in logging.getLevelNamesMapping():
+        raise StreamprocError(
+            f"{LOG_LEVEL_ENV}={level!r} is not a log level; use DEBUG, INFO, WARNING or ERROR"
+        )
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("streamproc").setLevel(level)
 
 
 def friendly_errors(fn: F) -> F:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from streamproc.cli.common import console, friendly_errors
+from streamproc.cli.common import console, friendly_errors, service_logging
 from streamproc.cli.run import print_alert
 from streamproc.config import load_config
 from streamproc.errors import ConfigError
@@ -42,8 +42,15 @@ def ingest(
     shard: str | None = typer.Option(
         None, "--shard", help="INDEX/COUNT: serve only the cameras of this shard (e.g. 0/3)."
     ),
+    from_start: bool = typer.Option(
+        False,
+        "--from-start",
+        help="Replay finite cameras (files) from their first frame in a new session, "
+        "ignoring the positions a previous ingest kept (cameras.resume).",
+    ),
 ) -> None:
     """Read the configured cameras and produce frame windows to the frames topic."""
+    service_logging()
     cfg = load_config(config)
     if shard:
         try:
@@ -54,7 +61,7 @@ def ingest(
                 f"--shard must be INDEX/COUNT with 0 <= INDEX < COUNT, got {shard!r}"
             ) from None
         cfg.cameras.cameras = [c for i, c in enumerate(cfg.cameras.cameras) if i % count == index]
-    pipe = Pipeline(cfg, _artifact(artifact, cfg.serving.artifact))
+    pipe = Pipeline(cfg, _artifact(artifact, cfg.serving.artifact), from_start=from_start)
     pipe.start(ingest=True, workers=0, scorer=False)
     console.print(f"ingest: {len(cfg.cameras.enabled())} camera(s) -> {cfg.topics.frames}")
     _wait_for_signal(pipe)
@@ -67,6 +74,7 @@ def worker(
     workers: int | None = typer.Option(None, "--workers", min=1, help="Worker threads."),
 ) -> None:
     """Consume frame windows, score them, keep thresholds, publish scores and alerts."""
+    service_logging()
     cfg = load_config(config)
     pipe = Pipeline(cfg, _artifact(artifact, cfg.serving.artifact), on_message=print_alert)
     pipe.start(ingest=False, workers=workers)

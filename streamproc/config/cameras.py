@@ -218,6 +218,15 @@ class CamerasConfig(StrictModel):
         "JPEG for that camera. `streamproc bench cost` measures both.",
     )
     jpeg_quality: int = Field(90, ge=1, le=100, description="JPEG quality of jpeg/auto windows.")
+    resume: bool = Field(
+        True,
+        description="A restarted ingest continues each finite camera (a file or frame folder "
+        "that is not looped) after the last window the broker acknowledged, in the same "
+        "session, instead of replaying it; the position is kept in the state store. Only "
+        "with a durable transport (kafka): the embedded broker's windows die with the "
+        "process, so it always starts afresh. `streamproc ingest --from-start` ignores "
+        "stored positions once.",
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -11,8 +11,8 @@ helpers of `pipeline_bench`).
 Faults (`--fault`): `broker` (kafka2 SIGKILLed, restarted after the run), `ray-worker`
 (the Ray worker node SIGKILLed, restarted `--restart-after` s later), `stream-worker`
 (worker2 SIGKILLed for good), `ingest` (shard ingest2 SIGKILLed and restarted: its
-cameras start a new capture stream from the first frame), `partition` (worker2's link
-down for `--partition-s`).
+cameras, files, continue after the last acknowledged window in the same capture session),
+`partition` (worker2's link down for `--partition-s`).
 """
 
 from __future__ import annotations

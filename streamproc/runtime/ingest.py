@@ -5,9 +5,11 @@ Per enabled camera: a ``CameraRunner`` (capture, fps sampling, reconnects) feedi
 keyed by camera id, so one camera's windows stay ordered in one partition.
 
 Sequence numbers count the frames a camera handed on after fps sampling, from 0 and
-without gaps, so downstream windows of a camera are contiguous. Frames dropped because
-the producer side was too slow are never numbered; the capture timestamps in each
-window show such a gap, as they show a reconnect.
+without gaps, so downstream windows of a camera are contiguous. A finite camera (a file)
+keeps a position in the state store (``runtime/positions.py``): a restarted ingest
+continues it after the last acknowledged window, in the same session and numbering.
+Frames dropped because the producer side was too slow are never numbered; the capture
+timestamps in each window show such a gap, as they show a reconnect.
 
 Messages carry the header ``camera`` and, when the source knows the ground truth
 (synthetic scenes), ``labels``: a JSON list with one 0/1 per window frame, so demos
@@ -35,8 +37,10 @@ from streamproc.metrics import (
     WINDOWS_SENT,
     WINDOWS_TOO_LARGE,
 )
+from streamproc.runtime.positions import Positions, fingerprint
 from streamproc.sources.camera import CameraSource, Clock, Frame, open_camera
 from streamproc.sources.runner import CameraRunner, CameraStatus
+from streamproc.threshold.base import IngestPosition
 from streamproc.transport.base import Producer
 from streamproc.transport.wire import WireWindow, encode_window
 from streamproc.windowing.windows import Window, Windower
@@ -53,9 +57,13 @@ class _CameraPipe:
 
     windower: Windower
     labels: deque[int | None]
+    stream: str  # the capture session its sequence numbers belong to
     jpeg: bool = False  # switched to JPEG because raw windows are too large
     too_large_logged: bool = False
     header: list[tuple[str, bytes]] = field(default_factory=list)
+    # (seq, source index) of the frames the windower holds, for the camera's position
+    indexes: deque[tuple[int, int]] = field(default_factory=deque)
+    last_sent: int = -1  # last frame of the newest window handed to the producer
 
 
 class Ingest:
@@ -76,7 +84,11 @@ class Ingest:
         clock: Clock = time.time,
         sleep: Callable[[float], object] | None = None,
         camera_factory: CameraFactory = open_camera,
+        positions: Callable[[], Positions] | None = None,
+        from_start: bool = False,
     ) -> None:
+        """``positions`` opens the store of finite cameras' positions (called only if a
+        camera is finite); ``from_start`` ignores stored positions (a new session)."""
         if window_length < 1 or window_stride < 1:
             raise ConfigError(
                 f"window length and stride must be >= 1, got {window_length} and {window_stride}"
@@ -89,7 +101,8 @@ class Ingest:
             dupes = sorted({i for i in ids if ids.count(i) > 1})
             raise ConfigError(f"camera ids must be unique, these repeat: {dupes}")
         self.producer, self.frames_topic = producer, frames_topic
-        # Sequence numbers restart at 0 with every Ingest; this id tells workers so.
+        # Sequence numbers restart at 0 with every Ingest (except for resumed cameras,
+        # which keep their session); this id tells workers so.
         self.stream = f"{int(clock() * 1000):x}-{uuid.uuid4().hex[:8]}"
         self.max_message_bytes, self.jpeg_quality = max_message_bytes, jpeg_quality
         self.codec = codec
@@ -100,25 +113,71 @@ class Ingest:
             c.id: _CameraPipe(
                 Windower(c.id, window_length, window_stride),
                 deque(maxlen=window_length),
+                self.stream,
                 jpeg=codec == "jpeg",
                 header=[("camera", c.id.encode())],
+                indexes=deque(maxlen=window_length + 1),
             )
             for c in enabled
         }
-        self.runners = {
-            c.id: CameraRunner(
+        sources = {c.id: camera_factory(c, clock) for c in enabled}
+        finite = any(src.finite for src in sources.values())
+        self.positions = positions() if positions is not None and finite else None
+        self.done: dict[str, CameraStatus] = {}  # finished before this process started
+        self.runners: dict[str, CameraRunner] = {}
+        for c in enabled:
+            skip = 0
+            if self.positions is not None and sources[c.id].finite:
+                resumed = self._resume(c, self.positions, from_start)
+                if resumed is None:
+                    self.done[c.id] = CameraStatus(c.id, "finished", 0, 0, None, None, 0)
+                    continue
+                skip = resumed
+            self.runners[c.id] = CameraRunner(
                 c,
                 self._on_frame,
-                camera=camera_factory(c, clock),
+                camera=sources[c.id],
                 clock=clock,
                 sleep=sleep,
                 queue_size=queue_size,
                 on_end=self._on_end,
+                skip_before=skip,
             )
-            for c in enabled
-        }
+
+    def _resume(self, cfg: CameraConfig, positions: Positions, from_start: bool) -> int | None:
+        """Set up a finite camera from its stored position: the source index to continue
+        from, or None if it was already sent to its end."""
+        pipe = self._pipes[cfg.id]
+        windower = pipe.windower
+        fp = fingerprint(cfg, windower.length, windower.stride)
+        pos = None if from_start else positions.load(cfg.id, fp)
+        if pos is None:
+            pos = IngestPosition(stream=self.stream, fingerprint=fp)
+        elif pos.finished:
+            log.info(
+                "camera %s: its source was sent to the end (session %s) before this process "
+                "started; not sending it again (to replay it: streamproc ingest --from-start)",
+                cfg.id,
+                pos.stream,
+            )
+            return None
+        elif pos.last_seq >= 0:
+            windower.resume(pos.resume_seq, pos.last_seq)
+            pipe.last_sent = pos.last_seq
+            log.info(
+                "camera %s: resuming session %s after frame %d (source frame %d on)",
+                cfg.id,
+                pos.stream,
+                pos.last_seq,
+                pos.resume_index,
+            )
+        pipe.stream = pos.stream
+        positions.begin(cfg.id, pos)
+        return pos.resume_index if pos.last_seq >= 0 else 0
 
     def start(self) -> None:
+        if self.positions is not None:
+            self.positions.start()
         for runner in self.runners.values():
             runner.start()
 
@@ -129,6 +188,8 @@ class Ingest:
             runner.stop()
         ended = self.join(timeout_s)
         self.producer.flush(timeout_s)
+        if self.positions is not None:
+            self.positions.stop()  # after the flush: its acknowledgements are in
         return ended
 
     def join(self, timeout: float | None = None) -> bool:
@@ -141,7 +202,7 @@ class Ingest:
         return ok
 
     def statuses(self) -> dict[str, CameraStatus]:
-        return {cid: runner.status() for cid, runner in self.runners.items()}
+        return {**self.done, **{cid: runner.status() for cid, runner in self.runners.items()}}
 
     @property
     def finished(self) -> bool:
@@ -152,6 +213,7 @@ class Ingest:
     def _on_frame(self, camera_id: str, frame: Frame) -> None:
         pipe = self._pipes[camera_id]
         pipe.labels.append(frame.label)
+        pipe.indexes.append((pipe.windower.next_seq, frame.index))
         with stage("windowing"):
             window = pipe.windower.push(frame.image, frame.timestamp)
         if window is not None:
@@ -164,10 +226,12 @@ class Ingest:
             window = pipe.windower.flush()
         if window is not None:
             self._send(camera_id, pipe, window)
+        if self.positions is not None:
+            self.positions.ended(camera_id, pipe.last_sent)
 
     def _send(self, camera_id: str, pipe: _CameraPipe, window: Window) -> None:
         wire = WireWindow(
-            camera_id, window.seq, window.frames, window.timestamps, window.context, self.stream
+            camera_id, window.seq, window.frames, window.timestamps, window.context, pipe.stream
         )
         with stage("encode"):
             value = self._encode(pipe, wire)
@@ -178,21 +242,34 @@ class Ingest:
         labels = list(pipe.labels)
         if any(label is not None for label in labels):
             headers.append(("labels", json.dumps(labels).encode()))
+        mark = self._mark(pipe, window.seq + len(window.frames) - 1)
         with self._send_lock, stage("produce"):
             self.producer.send(
                 self.frames_topic,
                 value,
                 key=camera_id.encode(),
                 headers=headers,
-                on_delivery=lambda err: self._delivered(camera_id, err),
+                on_delivery=lambda err: self._delivered(camera_id, err, mark),
             )
+        pipe.last_sent = mark[0]
         size = len(value) + len(camera_id.encode()) + sum(len(k) + len(v) for k, v in headers)
         FRAMES_TOPIC_BYTES.labels(codec="jpeg" if pipe.jpeg else "raw").inc(size)
 
-    def _delivered(self, camera_id: str, err: BaseException | None) -> None:
+    @staticmethod
+    def _mark(pipe: _CameraPipe, last: int) -> tuple[int, int, int]:
+        """The position after a window ending at frame ``last``: (last, resume seq, the
+        source index of that frame)."""
+        seq = pipe.windower.resume_seq(last)
+        return last, seq, dict(pipe.indexes)[seq]
+
+    def _delivered(
+        self, camera_id: str, err: BaseException | None, mark: tuple[int, int, int]
+    ) -> None:
         """A window is counted as sent only once the broker acknowledged it."""
         if err is None:
             WINDOWS_SENT.labels(camera=camera_id).inc()
+            if self.positions is not None:
+                self.positions.acked(camera_id, *mark)
             return
         WINDOWS_DELIVERY_FAILED.labels(camera=camera_id).inc()
         now = time.monotonic()

@@ -57,6 +57,11 @@ class CameraSource(Protocol):
         """Frames arrive at the source's own pace (a stream), so playback is never paced."""
 
     @property
+    def finite(self) -> bool:
+        """The source ends and replays the same frames when opened again (a file that is
+        not looped), so a restarted ingest can continue it where it left off."""
+
+    @property
     def fps(self) -> float | None:
         """Native frame rate, known after open(); None = unknown."""
 
@@ -85,6 +90,7 @@ class FileCamera:
         clock: Clock = time.time,
     ) -> None:
         self.camera_id, self.path, self.loop, self._clock = camera_id, Path(path), loop, clock
+        self.finite = not loop
         self._source_fps = source_fps
         self.fps: float | None = None
         self._frames: Iterator[np.ndarray] | None = None
@@ -147,6 +153,7 @@ class StreamCamera:
     """An RTSP / HTTP stream or a capture device through cv2.VideoCapture."""
 
     live = True
+    finite = False
 
     def __init__(
         self,
@@ -344,6 +351,7 @@ class SyntheticCamera:
         clock: Clock = time.time,
     ) -> None:
         self.camera_id, self.seed, self.size, self.n_frames = camera_id, seed, size, n_frames
+        self.finite = n_frames is not None
         self.fps: float | None = fps
         self._clock = clock
         self._scene: SyntheticScene | None = None

@@ -122,13 +122,17 @@ class CameraRunner:
         rng: random.Random | None = None,
         queue_size: int = 8,
         on_end: Callable[[str], None] | None = None,
+        skip_before: int = 0,
     ) -> None:
+        """``skip_before``: source frames with a lower index were handed on by an earlier
+        process (a resumed file); they are read, unpaced, only to sample the same frames."""
         if queue_size < 1:
             raise ValueError(f"queue_size must be >= 1, got {queue_size}")
         self.cfg, self.camera_id = cfg, cfg.id
         self.camera = camera if camera is not None else open_camera(cfg, clock)
         self._on_frame, self._clock = on_frame, clock
         self._on_end = on_end  # called once a finite source has delivered its last frame
+        self._skip_before = skip_before
         self._stop = threading.Event()
         self._sleep = sleep if sleep is not None else self._stop.wait
         self._sampler = FpsSampler(cfg.fps)
@@ -264,8 +268,9 @@ class CameraRunner:
         fps = self.camera.fps
         pace = fps if fps and self.cfg.realtime and not self.camera.live else None
         start, n = self._clock(), 0
+        skipping = self._skip_before > 0
         while not self._stop.is_set():
-            if pace:
+            if pace and not skipping:
                 now = self._clock()
                 wait = start + n / pace - now
                 if wait > 1 + 2 / pace or wait < -1:
@@ -283,10 +288,17 @@ class CameraRunner:
             if n == 0:
                 self._backoff.reset()
                 self._set_state("streaming")
+            if skipping:
+                skipping = frame.index + 1 < self._skip_before
+                if not skipping:  # pacing starts with the first frame handed on
+                    start, n = self._clock(), -1
             n += 1
             self._m_in.inc()
             with self._cond:
                 self._last_frame_time = frame.timestamp
+            if frame.index < self._skip_before:
+                self._sampler.keep(frame.pts)  # the sampling the earlier process did
+                continue
             if not self._sampler.keep(frame.pts):
                 self._drop("fps")
                 continue

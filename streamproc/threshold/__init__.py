@@ -13,6 +13,7 @@ from streamproc.config.state import EmbeddedStateConfig, RedisStateConfig, State
 from streamproc.threshold.base import (
     CameraSettings,
     CameraState,
+    IngestPosition,
     OpenAlert,
     RunningStats,
     StateStore,
@@ -26,6 +27,7 @@ __all__ = [
     "CameraState",
     "CorruptStateError",
     "EmbeddedStateStore",
+    "IngestPosition",
     "OpenAlert",
     "RedisStateStore",
     "RunningStats",

@@ -127,6 +127,24 @@ class CameraState(BaseModel):
     outbox: list[dict[str, Any]] = Field(default_factory=list)
 
 
+class IngestPosition(BaseModel):
+    """How far ingest got with a finite camera (a file), so a restarted ingest continues
+    after the last window the broker acknowledged instead of replaying the file.
+
+    A camera's frames are numbered (``seq``) after fps sampling; the source numbers its
+    own frames (``index``). Resuming hands on frames from ``resume_index`` numbered from
+    ``resume_seq``, with the windower as it was after the window ending at ``last_seq``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    stream: str  # the capture session the windows belong to; a resumed camera keeps it
+    fingerprint: str  # the source and windowing it was cut with; a change starts afresh
+    last_seq: int = -1  # last frame of the newest acknowledged window (-1: none yet)
+    resume_seq: int = 0  # sequence number of the first frame to hand on when resuming
+    resume_index: int = 0  # the source's index of that frame
+    finished: bool = False  # every window of the source was acknowledged
+
+
 class StateStore(Protocol):
     def get_settings(self, camera: str) -> CameraSettings: ...
 
@@ -139,9 +157,15 @@ class StateStore(Protocol):
 
         ``fn`` may run more than once if another writer raced it; it must be pure."""
 
+    def get_position(self, camera: str) -> IngestPosition | None:
+        """Where ingest got with the camera's finite source, if it kept a position."""
+
+    def set_position(self, camera: str, position: IngestPosition) -> None: ...
+
     def cameras(self) -> list[str]:
         """Cameras with state or settings."""
 
-    def delete(self, camera: str) -> None: ...
+    def delete(self, camera: str) -> None:
+        """Forget the camera's settings, state and ingest position."""
 
     def close(self) -> None: ...

@@ -7,13 +7,15 @@ Tables (values are JSON of the models in ``threshold/base.py``):
 |------------|----------------------------------------------|----------------------------------|
 | `settings` | `camera` (primary key), `json`               | until `delete`                   |
 | `state`    | `camera` (primary key), `json`, `updated_at` | `state_ttl_s` after `updated_at` |
+| `position` | `camera` (primary key), `json`, `updated_at` | `state_ttl_s` after `updated_at` |
 
 ``transact`` runs inside ``BEGIN IMMEDIATE``, which takes the file's write lock before
 reading, so writers in other threads or processes wait (up to ``busy_timeout_s``) instead of
 racing, and ``fn`` runs exactly once. The file is in WAL mode, so readers never wait.
 
-A state row older than ``state_ttl_s`` reads as absent, exactly like an expired redis key;
-such rows are deleted when the store opens and every ``PURGE_EVERY`` writes.
+A state or position row older than ``state_ttl_s`` reads as absent, exactly like an
+expired redis key; such rows are deleted when the store opens and every ``PURGE_EVERY``
+writes.
 
 Threads: one connection per store, guarded by a lock. SQLite admits one writer at a time
 anyway, so a connection per thread would add file handles, not throughput. Open one store
@@ -33,7 +35,7 @@ from typing import TypeVar
 from pydantic import BaseModel, ValidationError
 
 from streamproc.config.state import EmbeddedStateConfig
-from streamproc.threshold.base import CameraSettings, CameraState
+from streamproc.threshold.base import CameraSettings, CameraState, IngestPosition
 from streamproc.threshold.errors import CorruptStateError, StateStoreError, StateUnavailableError
 
 R = TypeVar("R")
@@ -47,6 +49,9 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS state "
     "(camera TEXT PRIMARY KEY, json TEXT NOT NULL, updated_at REAL NOT NULL)",
     "CREATE INDEX IF NOT EXISTS state_updated_at ON state (updated_at)",
+    # Added after version 1 shipped; an older streamproc ignores the table.
+    "CREATE TABLE IF NOT EXISTS position "
+    "(camera TEXT PRIMARY KEY, json TEXT NOT NULL, updated_at REAL NOT NULL)",
     f"PRAGMA user_version = {SCHEMA_VERSION}",
 )
 
@@ -140,6 +145,23 @@ class EmbeddedStateStore:
                 self._purge(conn)
         return result
 
+    def get_position(self, camera: str) -> IngestPosition | None:
+        with self._lock, self._errors(f"read the ingest position of camera {camera!r}"):
+            row = self._conn.execute(
+                "SELECT json FROM position WHERE camera = ? AND updated_at > ?",
+                (camera, self._clock() - self._cfg.state_ttl_s),
+            ).fetchone()
+        return None if row is None else self._decode(IngestPosition, row[0], "position", camera)
+
+    def set_position(self, camera: str, position: IngestPosition) -> None:
+        with self._transaction(f"write the ingest position of camera {camera!r}") as conn:
+            conn.execute(
+                "INSERT INTO position (camera, json, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (camera) DO UPDATE "
+                "SET json = excluded.json, updated_at = excluded.updated_at",
+                (camera, position.model_dump_json(), self._clock()),
+            )
+
     def cameras(self) -> list[str]:
         """Cameras with settings or unexpired state, sorted."""
         with self._lock, self._errors("list the cameras"):
@@ -154,15 +176,16 @@ class EmbeddedStateStore:
         with self._transaction(f"delete camera {camera!r}") as conn:
             conn.execute("DELETE FROM settings WHERE camera = ?", (camera,))
             conn.execute("DELETE FROM state WHERE camera = ?", (camera,))
+            conn.execute("DELETE FROM position WHERE camera = ?", (camera,))
 
     def close(self) -> None:
         with self._lock:
             self._conn.close()
 
     def _purge(self, conn: sqlite3.Connection) -> None:
-        conn.execute(
-            "DELETE FROM state WHERE updated_at <= ?", (self._clock() - self._cfg.state_ttl_s,)
-        )
+        expired = self._clock() - self._cfg.state_ttl_s
+        conn.execute("DELETE FROM state WHERE updated_at <= ?", (expired,))
+        conn.execute("DELETE FROM position WHERE updated_at <= ?", (expired,))
 
     @contextmanager
     def _transaction(self, what: str) -> Iterator[sqlite3.Connection]:

@@ -8,6 +8,7 @@ Keys (``P`` = ``key_prefix``, ``ID`` = camera id; values are JSON of the models 
 |-------------------------|--------|------------------|-------------------------------------------|
 | `P:camera:ID:settings`  | string | `CameraSettings` | never (operator intent); `delete` removes |
 | `P:camera:ID:state`     | string | `CameraState`    | `state_ttl_s` after its last write        |
+| `P:camera:ID:position`  | string | `IngestPosition` | `state_ttl_s` after its last write        |
 | `P:cameras`             | set    | camera ids       | never; ids whose two keys are both gone   |
 |                         |        |                  | are pruned by `cameras()`                 |
 
@@ -41,7 +42,7 @@ from redis.retry import Retry
 
 from streamproc.config.state import RedisStateConfig
 from streamproc.redaction import redact_url
-from streamproc.threshold.base import CameraSettings, CameraState
+from streamproc.threshold.base import CameraSettings, CameraState, IngestPosition
 from streamproc.threshold.errors import CorruptStateError, StateStoreError, StateUnavailableError
 
 R = TypeVar("R")
@@ -102,6 +103,9 @@ class RedisStateStore:
     def state_key(self, camera: str) -> str:
         return f"{self._cfg.key_prefix}:camera:{camera}:state"
 
+    def position_key(self, camera: str) -> str:
+        return f"{self._cfg.key_prefix}:camera:{camera}:position"
+
     def get_settings(self, camera: str) -> CameraSettings:
         key = self.settings_key(camera)
         raw = self._retrying(f"read {key}", lambda: self._client.get(key))
@@ -157,6 +161,18 @@ class RedisStateStore:
             "one stream worker at a time."
         )
 
+    def get_position(self, camera: str) -> IngestPosition | None:
+        key = self.position_key(camera)
+        raw = self._retrying(f"read {key}", lambda: self._client.get(key))
+        return _decode(IngestPosition, raw, f"redis key {key!r} at {self.url}", camera)
+
+    def set_position(self, camera: str, position: IngestPosition) -> None:
+        key = self.position_key(camera)
+        value = position.model_dump_json()
+        self._retrying(
+            f"write {key}", lambda: self._client.set(key, value, ex=self._cfg.state_ttl_s)
+        )
+
     def cameras(self) -> list[str]:
         """Cameras with state or settings, sorted; prunes ids whose keys have expired."""
 
@@ -179,7 +195,9 @@ class RedisStateStore:
     def delete(self, camera: str) -> None:
         def remove() -> None:
             with self._client.pipeline(transaction=True) as pipe:
-                pipe.delete(self.settings_key(camera), self.state_key(camera))
+                pipe.delete(
+                    self.settings_key(camera), self.state_key(camera), self.position_key(camera)
+                )
                 pipe.srem(self.cameras_key, camera)
                 pipe.execute()
 

@@ -53,6 +53,32 @@ class Windower:
         self._next_seq = 0
         self._emitted = False
 
+    @property
+    def next_seq(self) -> int:
+        """The sequence number the next pushed frame gets."""
+        return self._next_seq
+
+    def resume_seq(self, last_end: int) -> int:
+        """Where to resume after the window ending at frame ``last_end``: that window's
+        context frame, since an end-aligned tail window (``flush``) may need any frame
+        from there on."""
+        return max(0, last_end - self.length)
+
+    def resume(self, seq: int, last_end: int) -> None:
+        """Continue a camera in a new process: the next pushed frame is ``seq``, and the
+        last window emitted before ended at frame ``last_end``. Pushing the frames from
+        ``seq`` on then gives exactly the windows an unbroken run would have given after
+        that one, provided ``seq`` is no later than ``resume_seq(last_end)``."""
+        if not 0 <= seq <= self.resume_seq(last_end):
+            raise ValueError(
+                f"cannot resume at frame {seq} after a window ending at {last_end}: the next "
+                f"window needs frames from {self.resume_seq(last_end)} on"
+            )
+        self._buf.clear()
+        self._next_seq = seq
+        self._emitted = True
+        self._since_emit = seq - last_end - 1
+
     def push(self, frame: np.ndarray, timestamp: float) -> Window | None:
         self._buf.append((self._next_seq, frame, timestamp))
         self._next_seq += 1

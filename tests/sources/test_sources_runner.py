@@ -361,3 +361,22 @@ def test_streaming_state_and_camera_up_while_frames_flow() -> None:
     assert runner.status().state == "finished" and metric("streamproc_camera_up", camera="up") == 0
     with pytest.raises(RuntimeError, match="already started"):
         runner.start()
+
+
+def test_a_resumed_file_skips_what_was_sent_unpaced_and_samples_the_same_frames() -> None:
+    ft = FakeTime()
+    sink = Sink()
+    runner = CameraRunner(
+        cfg("skip", fps=10),
+        sink,
+        camera=ScriptedCamera([90], ft, live=False, fps=30),
+        clock=ft.clock,
+        sleep=ft.sleep,
+        queue_size=1000,
+        skip_before=45,
+    )
+    run(runner)
+    # The frames an unbroken run would have kept from 45 on (every third from 0) ...
+    assert sink.indices == list(range(45, 90, 3))
+    # ... paced from the first of them only: 45 frame periods, not 90.
+    assert sum(ft.sleeps) == pytest.approx(45 / 30)

@@ -25,6 +25,7 @@ from streamproc.threshold import (
     CameraState,
     CorruptStateError,
     EmbeddedStateStore,
+    IngestPosition,
     OpenAlert,
     RedisStateStore,
     RunningStats,
@@ -254,6 +255,27 @@ def test_corrupt_value_names_where_and_how_to_reset(backend: Backend) -> None:
     assert store.get_settings("cam") == CameraSettings()
 
 
+def test_ingest_positions_round_trip_survive_a_restart_and_go_with_delete(
+    backend: Backend,
+) -> None:
+    store = backend.open()
+    assert store.get_position("cam") is None
+    pos = IngestPosition(stream="s1", fingerprint="fp", last_seq=11, resume_seq=3, resume_index=6)
+    store.set_position("cam", pos)
+    store.set_position("cam", pos.model_copy(update={"last_seq": 15}))  # overwritten
+    store.close()
+    store = backend.open()
+    assert store.get_position("cam") == pos.model_copy(update={"last_seq": 15})
+    assert store.cameras() == []  # a position alone does not make a camera with state
+
+    where = backend.corrupt("cam", "position")
+    with pytest.raises(CorruptStateError, match="streamproc camera reset cam") as info:
+        store.get_position("cam")
+    assert where in str(info.value)
+    store.delete("cam")
+    assert store.get_position("cam") is None
+
+
 # ---------------------------------------------------------------- embedded only
 
 
@@ -299,6 +321,7 @@ def test_embedded_forgets_stale_state_and_purges_it_on_open(tmp_path: Path) -> N
     store.transact("old", bump)
     store.set_settings("configured", CameraSettings(threshold=1.0))
     store.transact("configured", bump)
+    store.set_position("old", IngestPosition(stream="s", fingerprint="f"))
     now[0] = 1008.0
     store.transact("fresh", bump)
 
@@ -307,6 +330,7 @@ def test_embedded_forgets_stale_state_and_purges_it_on_open(tmp_path: Path) -> N
     assert store.get_state("configured") is None
     assert store.get_state("fresh") is not None
     assert store.get_settings("configured") == CameraSettings(threshold=1.0)  # settings stay
+    assert store.get_position("old") is None  # positions expire like state
     assert store.cameras() == ["configured", "fresh"]
     assert _rows(path) == ["configured", "fresh", "old"]  # forgotten, not yet purged
     store.close()
@@ -368,6 +392,8 @@ def test_redis_state_expires_settings_do_not(redis_env: RedisEnv) -> None:
         redis_env.raw.expire(store.state_key("cam"), 5)
         store.transact("cam", bump)  # every write refreshes the ttl
         assert redis_env.raw.ttl(store.state_key("cam")) > 5
+        store.set_position("cam", IngestPosition(stream="s", fingerprint="f"))
+        assert 0 < redis_env.raw.ttl(store.position_key("cam")) <= 60
     finally:
         store.close()
 

@@ -75,3 +75,37 @@ def test_flush_emits_an_end_aligned_tail_like_offline() -> None:
     assert tail is not None
     assert [*seqs, tail.seq] == window_starts(11, 4, 3)  # [0, 3, 6, 7]
     assert w.flush() is None  # nothing new since
+
+
+def _windows(w: Windower, frames: range) -> list[tuple[int, list[float], float | None]]:
+    """(seq, frame values, context value) of every window pushed and flushed."""
+    out = [w.push(np.full((1,), i, np.float32), float(i)) for i in frames]
+    out.append(w.flush())
+    return [
+        (o.seq, o.frames[:, 0].tolist(), None if o.context is None else float(o.context[0]))
+        for o in out
+        if o is not None
+    ]
+
+
+@pytest.mark.parametrize("length,stride", [(8, 4), (4, 3), (3, 5), (8, 1), (1, 1), (5, 5)])
+def test_resumed_windower_continues_exactly_as_an_unbroken_one(length: int, stride: int) -> None:
+    n = 41
+    whole = _windows(Windower("cam", length, stride), range(n))
+    for k, (seq, _, _) in enumerate(whole[:-1]):
+        last_end = seq + length - 1
+        w = Windower("cam", length, stride)
+        start = w.resume_seq(last_end)
+        w.resume(start, last_end)
+        assert w.next_seq == start
+        assert _windows(w, range(start, n)) == whole[k + 1 :], (k, start)
+
+
+def test_resume_refuses_a_point_after_the_last_windows_context() -> None:
+    w = Windower("cam", length=8, stride=4)
+    assert w.resume_seq(7) == 0  # a tail window ending at 8 would need frames 0-8
+    assert w.resume_seq(11) == 3  # the context frame of the window ending at 11
+    with pytest.raises(ValueError, match="needs frames from 3 on"):
+        w.resume(4, 11)
+    with pytest.raises(ValueError):
+        w.resume(-1, 7)
