@@ -10,6 +10,7 @@ import typer
 from pydantic import ValidationError
 
 from streamproc.cli.common import console, friendly_errors
+from streamproc.config import StreamprocConfig, apply_overrides, parse_override
 from streamproc.config.cameras import CameraDefaults
 from streamproc.errors import ConfigError
 from streamproc.evaluation.ablation import ablation_table, scoring_ablation
@@ -70,14 +71,24 @@ def detection(
         None, "--epochs", min=1, help="Override every model's epochs."
     ),
     reuse: bool = typer.Option(False, "--reuse", help="Reuse artifacts already in --out."),
+    override: list[str] = typer.Option(
+        [],
+        "--set",
+        help="PATH=VALUE on top of each model's settings, for models and baselines alike "
+        "(repeatable), e.g. --set data.preprocess.flow_scale=1.5.",
+    ),
 ) -> None:
     """Train each model with default settings on each scene, evaluate under both
     protocols beside the training-free baselines, print a table with the mean."""
     for m in model:
         get_entry(m)
+    overrides = dict(parse_override(item, "--set") for item in override)
+    apply_overrides(StreamprocConfig(), overrides)  # a bad path fails before any training
     for d in data:
         open_split(d, "test", require_labels=True)  # fail before any training
-    result = run_benchmark(data, out, model, epochs, reuse, log=lambda s: console.print(s))
+    result = run_benchmark(
+        data, out, model, epochs, reuse, log=lambda s: console.print(s), overrides=overrides
+    )
     typer.echo((out / "table.md").read_text())
     console.print(f"results: {out / 'results.json'} ({len(result['rows'])} rows)")
 

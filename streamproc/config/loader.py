@@ -106,12 +106,28 @@ def load_config(path: str | Path | None) -> StreamprocConfig:
 
 
 def apply_overrides(cfg: StreamprocConfig, overrides: dict[str, Any]) -> StreamprocConfig:
-    """Return a copy of ``cfg`` with dotted-key overrides (``training.epochs``) applied."""
-    data = cfg.model_dump()
+    """A copy of ``cfg`` with dotted-path overrides (``training.epochs``) applied and the
+    whole tree validated again: a wrong path or value is a ConfigError naming it."""
+    data = cfg.model_dump()  # python mode: secrets stay secrets, type tags stay
     for dotted, value in overrides.items():
         node = data
-        parts = dotted.split(".")
-        for part in parts[:-1]:
+        *parents, leaf = dotted.split(".")
+        for part in parents:
+            if not isinstance(node.get(part), dict):
+                raise ConfigError(f"{dotted!r} is not a config path (e.g. training.epochs)")
             node = node[part]
-        node[parts[-1]] = value
+        if leaf not in node:
+            raise ConfigError(f"{dotted!r} is not a config path (e.g. training.epochs)")
+        node[leaf] = value
     return config_from_dict(data, "overrides")
+
+
+def parse_override(item: str, flag: str) -> tuple[str, Any]:
+    """``path=value`` (a dotted config path, a YAML value) from a command-line ``flag``."""
+    path, eq, value = item.partition("=")
+    if not eq or not path.strip():
+        raise ConfigError(f"{flag} {item!r} is not path=value (e.g. serving.frame_cache_frames=0)")
+    try:
+        return path.strip(), yaml.safe_load(value)
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{flag} {item!r}: the value is not valid YAML: {err}") from None

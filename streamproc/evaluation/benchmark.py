@@ -118,19 +118,29 @@ def _row(
 
 
 def _artifact(
-    name: str, data: Path, out: Path, epochs: int | None, reuse: bool, log: Callable[[str], None]
+    name: str,
+    data: Path,
+    out: Path,
+    epochs: int | None,
+    reuse: bool,
+    log: Callable[[str], None],
+    overrides: dict[str, Any],
 ) -> tuple[Artifact, float]:
     d = out / name
-    if reuse:
-        try:
-            art = load_artifact(d)
-            log(f"{name}: reusing artifact {d} ({art.version})")
-            return art, float(art.metadata["training"]["seconds"])
-        except (ArtifactError, KeyError):
-            pass
     cfg = apply_overrides(StreamprocConfig(), {"model.name": name, **get_entry(name).recommended})
     if epochs is not None:
         cfg = apply_overrides(cfg, {"training.epochs": epochs})
+    cfg = apply_overrides(cfg, overrides)
+    if reuse:
+        try:
+            art = load_artifact(d)
+            if art.config.model_dump(mode="json") != cfg.model_dump(mode="json"):
+                log(f"{name}: the artifact in {d} was trained with other settings; retraining")
+            else:
+                log(f"{name}: reusing artifact {d} ({art.version})")
+                return art, float(art.metadata["training"]["seconds"])
+        except (ArtifactError, KeyError):
+            pass
     log(f"{name}: training on {data} -> {d}")
     result = train(cfg, data, d)
     return result.artifact, result.seconds
@@ -143,10 +153,11 @@ def bench_scene(
     epochs: int | None,
     reuse: bool,
     log: Callable[[str], None],
+    overrides: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     scene = scene_name(data)
     rows = []
-    base_cfg = StreamprocConfig()
+    base_cfg = apply_overrides(StreamprocConfig(), overrides or {})
     for kind in BASELINES:
         scored, stats = score_baseline(base_cfg, data, kind=kind)
         cal = calibrated_from_stats(stats, "baseline")
@@ -156,7 +167,7 @@ def bench_scene(
         rows.append(_row(scene, f"baseline: {kind} (no training)", scored, reports, None))
         log(f"{scene} {kind}: streaming micro AUC {reports['streaming']['micro_auc']:.4f}")
     for name in models:
-        art, seconds = _artifact(name, data, out / scene, epochs, reuse, log)
+        art, seconds = _artifact(name, data, out / scene, epochs, reuse, log, overrides or {})
         scored = score_dataset(art, data, art.config.evaluation.batch_size)
         meta = {"model": name, "version": art.version}
         cal = calibrated_from_stats(art.stats, art.version)
@@ -189,16 +200,20 @@ def run_benchmark(
     epochs: int | None = None,
     reuse: bool = False,
     log: Callable[[str], None] = print,
+    overrides: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """``overrides`` (dotted config paths) apply to every model's training config and to
+    the baselines, on top of each model's recommended settings."""
     out.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
     for data in datas:
-        rows += bench_scene(data, out, models, epochs, reuse, log)
+        rows += bench_scene(data, out, models, epochs, reuse, log, overrides)
     scenes = [scene_name(d) for d in datas]
     result = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": machine(),
         "data": [str(d) for d in datas],
+        "overrides": overrides or {},
         "rows": rows,
         "mean": mean_rows(rows, scenes) if len(scenes) > 1 else [],
     }
@@ -214,7 +229,8 @@ def _f(x: Any, nd: int = 3) -> str:
 def markdown_table(result: dict[str, Any]) -> str:
     lines = [
         f"Date: {result['date']}. Machine: {result['machine']}. "
-        f"Data: {', '.join(f'`{d}`' for d in result['data'])}.",
+        f"Data: {', '.join(f'`{d}`' for d in result['data'])}."
+        + "".join(f" Override: `{k}={v}`." for k, v in result.get("overrides", {}).items()),
         "",
         "Streaming protocol, runtime decisions (adaptive per-camera threshold warm-started "
         "from the calibration; AUCs of the normalised score), then the fixed calibration "

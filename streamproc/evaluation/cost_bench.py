@@ -29,9 +29,8 @@ from urllib.parse import urlparse
 
 import numpy as np
 import psutil
-import yaml
 
-from streamproc.config import StreamprocConfig, config_from_dict
+from streamproc.config import StreamprocConfig, apply_overrides, parse_override
 from streamproc.config.state import RedisStateConfig
 from streamproc.config.transport import KafkaTransportConfig
 from streamproc.cpu import STAGES, stage_totals
@@ -88,33 +87,8 @@ def parse_variant(text: str) -> Variant:
     name, _, rest = text.partition(":")
     if not name.strip():
         raise ConfigError(f"--variant needs a name before ':', got {text!r}")
-    overrides: dict[str, Any] = {}
-    for item in filter(None, (p.strip() for p in rest.split(","))):
-        path, eq, value = item.partition("=")
-        if not eq or not path.strip():
-            raise ConfigError(
-                f"--variant {text!r}: {item!r} is not path=value "
-                "(e.g. serving.frame_cache_frames=0)"
-            )
-        overrides[path.strip()] = yaml.safe_load(value)
-    return Variant(name.strip(), overrides)
-
-
-def apply_overrides(cfg: StreamprocConfig, overrides: dict[str, Any]) -> StreamprocConfig:
-    """``cfg`` with dotted-path overrides, validated as a whole config (a wrong path or
-    value is a ConfigError naming it)."""
-    tree = cfg.model_dump()  # python mode: secrets stay secrets, type tags stay
-    for path, value in overrides.items():
-        node = tree
-        *parents, leaf = path.split(".")
-        for key in parents:
-            if not isinstance(node.get(key), dict):
-                raise ConfigError(f"--variant: {path!r} is not a config path")
-            node = node[key]
-        if leaf not in node:
-            raise ConfigError(f"--variant: {path!r} is not a config path")
-        node[leaf] = value
-    return config_from_dict(tree)
+    items = filter(None, (p.strip() for p in rest.split(",")))
+    return Variant(name.strip(), dict(parse_override(item, "--variant") for item in items))
 
 
 def _cpu(proc: psutil.Process) -> float:

@@ -116,11 +116,7 @@ class EmbeddedStateStore:
 
     def get_state(self, camera: str) -> CameraState | None:
         with self._lock, self._errors(f"read the state of camera {camera!r}"):
-            row = self._conn.execute(
-                "SELECT json FROM state WHERE camera = ? AND updated_at > ?",
-                (camera, self._clock() - self._cfg.state_ttl_s),
-            ).fetchone()
-        return None if row is None else self._decode(CameraState, row[0], "state", camera)
+            return self._read(self._conn, CameraState, "state", camera, self._clock())
 
     def transact(self, camera: str, fn: Callable[[CameraState | None], tuple[CameraState, R]]) -> R:
         """Atomically read the camera's state, apply ``fn`` and write what it returns.
@@ -128,18 +124,8 @@ class EmbeddedStateStore:
         Holds the file's write lock meanwhile, so ``fn`` runs once and must be quick."""
         with self._transaction(f"update the state of camera {camera!r}") as conn:
             now = self._clock()
-            row = conn.execute(
-                "SELECT json FROM state WHERE camera = ? AND updated_at > ?",
-                (camera, now - self._cfg.state_ttl_s),
-            ).fetchone()
-            current = None if row is None else self._decode(CameraState, row[0], "state", camera)
-            new, result = fn(current)
-            conn.execute(
-                "INSERT INTO state (camera, json, updated_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (camera) DO UPDATE "
-                "SET json = excluded.json, updated_at = excluded.updated_at",
-                (camera, new.model_dump_json(), now),
-            )
+            new, result = fn(self._read(conn, CameraState, "state", camera, now))
+            self._write(conn, "state", camera, new, now)
             self._writes += 1
             if self._writes % PURGE_EVERY == 0:
                 self._purge(conn)
@@ -147,20 +133,32 @@ class EmbeddedStateStore:
 
     def get_position(self, camera: str) -> IngestPosition | None:
         with self._lock, self._errors(f"read the ingest position of camera {camera!r}"):
-            row = self._conn.execute(
-                "SELECT json FROM position WHERE camera = ? AND updated_at > ?",
-                (camera, self._clock() - self._cfg.state_ttl_s),
-            ).fetchone()
-        return None if row is None else self._decode(IngestPosition, row[0], "position", camera)
+            return self._read(self._conn, IngestPosition, "position", camera, self._clock())
 
     def set_position(self, camera: str, position: IngestPosition) -> None:
         with self._transaction(f"write the ingest position of camera {camera!r}") as conn:
-            conn.execute(
-                "INSERT INTO position (camera, json, updated_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (camera) DO UPDATE "
-                "SET json = excluded.json, updated_at = excluded.updated_at",
-                (camera, position.model_dump_json(), self._clock()),
-            )
+            self._write(conn, "position", camera, position, self._clock())
+
+    def _read(
+        self, conn: sqlite3.Connection, model: type[M], table: str, camera: str, now: float
+    ) -> M | None:
+        """The camera's unexpired row of ``table`` (state or position)."""
+        row = conn.execute(
+            f"SELECT json FROM {table} WHERE camera = ? AND updated_at > ?",
+            (camera, now - self._cfg.state_ttl_s),
+        ).fetchone()
+        return None if row is None else self._decode(model, row[0], table, camera)
+
+    @staticmethod
+    def _write(
+        conn: sqlite3.Connection, table: str, camera: str, value: BaseModel, now: float
+    ) -> None:
+        conn.execute(
+            f"INSERT INTO {table} (camera, json, updated_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (camera) DO UPDATE "
+            "SET json = excluded.json, updated_at = excluded.updated_at",
+            (camera, value.model_dump_json(), now),
+        )
 
     def cameras(self) -> list[str]:
         """Cameras with settings or unexpired state, sorted."""

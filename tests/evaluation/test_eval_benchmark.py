@@ -58,3 +58,26 @@ def test_bench_detection_checks_every_scene_before_training(tmp_path: Path) -> N
     result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "o"), "--epochs", "1"])
     assert result.exit_code == 2 and "does not exist" in result.output
     assert not (tmp_path / "o" / "scene-a").exists()
+
+
+def test_bench_detection_overrides_reach_training_and_reuse_checks_them(tmp_path: Path) -> None:
+    a = scene(tmp_path / "scene-a", 1, (48, 64))
+    out = tmp_path / "bench"
+    args = ["bench", "detection", "--data", str(a), "--out", str(out), "--model", "attention-ae"]
+    args += ["--epochs", "1"]
+    flow = ["--set", "data.preprocess.flow_scale=1.5"]
+    result = CliRunner().invoke(app, [*args, *flow])
+    assert result.exit_code == 0, result.output
+    art = json.loads((out / "scene-a" / "attention-ae" / "config.json").read_text())
+    assert art["data"]["preprocess"]["flow_scale"] == 1.5
+    assert "Override: `data.preprocess.flow_scale=1.5`" in (out / "table.md").read_text()
+    # --reuse takes the artifact only if it was trained with the same settings.
+    again = CliRunner().invoke(app, [*args, *flow, "--reuse"])
+    assert again.exit_code == 0 and "reusing artifact" in again.output
+    other = CliRunner().invoke(app, [*args, "--reuse"])
+    assert other.exit_code == 0 and "trained with other settings" in other.output
+
+    bad = CliRunner().invoke(app, [*args, "--set", "data.no_such=1"])
+    assert bad.exit_code == 2 and "'data.no_such' is not a config path" in bad.output
+    bad = CliRunner().invoke(app, [*args, "--set", "data.preprocess.flow_scale"])
+    assert bad.exit_code == 2 and "not path=value" in bad.output

@@ -7,13 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from streamproc.config import StreamprocConfig
+from streamproc.config import StreamprocConfig, apply_overrides
 from streamproc.cpu import STAGES
 from streamproc.errors import ConfigError
 from streamproc.evaluation.cost_bench import (
     OUTSIDE,
     Layout,
-    apply_overrides,
     cost_table,
     parse_layout,
     parse_variant,
@@ -30,7 +29,7 @@ def test_layouts_and_variants_parse_or_name_the_problem() -> None:
     assert v.name == "off"
     assert v.overrides == {"serving.frame_cache_frames": 0, "cameras.codec": "jpeg"}
     assert parse_variant("defaults").overrides == {}
-    with pytest.raises(ConfigError, match="not path=value"):
+    with pytest.raises(ConfigError, match=r"--variant '\S+' is not path=value"):
         parse_variant("x:serving.frame_cache_frames")
 
 

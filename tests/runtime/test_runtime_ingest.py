@@ -28,6 +28,9 @@ class RecordingProducer:
         self.sent: list[tuple[str, bytes, bytes | None, list[tuple[str, bytes]]]] = []
         self.flushes = 0
         self.fail: BaseException | None = None  # what on_delivery reports
+        # Acknowledge only this many sends; later ones stay in flight forever, as when
+        # the process is killed before the broker answers. None = every send.
+        self.acks: int | None = None
 
     def send(
         self,
@@ -38,7 +41,7 @@ class RecordingProducer:
         on_delivery: OnDelivery | None = None,
     ) -> None:
         self.sent.append((topic, value, key, list(headers or [])))
-        if on_delivery is not None:
+        if on_delivery is not None and (self.acks is None or len(self.sent) <= self.acks):
             on_delivery(self.fail)
 
     def flush(self, timeout_s: float | None = None) -> None:

@@ -16,31 +16,16 @@ from streamproc.config.state import EmbeddedStateConfig
 from streamproc.runtime.ingest import Ingest
 from streamproc.runtime.positions import Positions, fingerprint
 from streamproc.threshold import EmbeddedStateStore, IngestPosition, StateStoreError
-from streamproc.transport.base import OnDelivery
 from streamproc.transport.wire import WireWindow
 from streamproc.windowing import window_starts
 from tests.runtime.test_runtime_ingest import RecordingProducer, run_to_end, synthetic_factory
 
 
-class KilledProducer(RecordingProducer):
-    """Acknowledges the first ``acks`` windows; later ones stay in flight forever, as
-    when the process is killed before the broker answers."""
-
-    def __init__(self, acks: int) -> None:
-        super().__init__()
-        self.acks = acks
-
-    def send(
-        self,
-        topic: str,
-        value: bytes,
-        key: bytes | None = None,
-        headers: list[tuple[str, bytes]] | None = None,
-        on_delivery: OnDelivery | None = None,
-    ) -> None:
-        super().send(topic, value, key, headers, None)
-        if on_delivery is not None and len(self.sent) <= self.acks:
-            on_delivery(None)
+def killed_producer(acks: int) -> RecordingProducer:
+    """Acknowledges the first ``acks`` windows; the rest were in flight at a kill."""
+    producer = RecordingProducer()
+    producer.acks = acks
+    return producer
 
 
 @pytest.fixture
@@ -105,7 +90,7 @@ def test_a_restarted_ingest_continues_after_the_last_acknowledged_window(
 
     for acked in (0, 1, len(whole) // 2, len(whole) - 1):
         store.delete("pos-cam")
-        first = KilledProducer(acked)
+        first = killed_producer(acked)
         run(ingest_of(cam, first, store, length=length, stride=stride))
         assert same(windows(first, "pos-cam"), whole)  # all sent, only some acknowledged
         stream = windows(first, "pos-cam")[0].stream
@@ -148,7 +133,7 @@ def test_a_changed_source_or_windowing_starts_afresh(
     footage: Path, store: EmbeddedStateStore
 ) -> None:
     cam = CameraConfig(id="pos-change", source=str(footage), realtime=False)
-    run(ingest_of(cam, KilledProducer(2), store))
+    run(ingest_of(cam, killed_producer(2), store))
     changed = RecordingProducer()
     run(ingest_of(cam, changed, store, stride=2))  # other windows: the position is void
     sent = windows(changed, "pos-change")
