@@ -91,8 +91,16 @@ def encode_window(
             blobs.append(buf.tobytes())
         header["sizes"] = [len(b) for b in blobs]
         payload = b"".join(blobs)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    return MAGIC + bytes([VERSION]) + struct.pack(">I", len(h)) + h + payload
+    return frame_message(header, payload)
+
+
+def frame_message(header: Any, payload: bytes, version: int = VERSION) -> bytes:
+    """The framing of every message: magic, version, header length, JSON header, payload.
+    ``encode_window`` frames a window with it; the chaos suite and the tests frame
+    arbitrary (also malformed) headers with it, which is why any JSON value goes."""
+    # allow_nan: json writes inf as `Infinity`, which a JSON reader may accept
+    h = json.dumps(header, separators=(",", ":"), allow_nan=True).encode()
+    return MAGIC + bytes([version]) + struct.pack(">I", len(h)) + h + payload
 
 
 def _field(header: dict[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:

@@ -3,7 +3,6 @@ of bad message turned into a ``WireError`` that says what is wrong."""
 
 from __future__ import annotations
 
-import json
 import struct
 from typing import Any
 
@@ -19,6 +18,7 @@ from streamproc.transport.wire import (
     WireWindow,
     decode_window,
     encode_window,
+    frame_message,
 )
 
 
@@ -34,11 +34,6 @@ def window(frames: np.ndarray, context: bool) -> WireWindow:
     if context:
         return WireWindow("cam-1", 41, frames[1:], stamps, frames[0])
     return WireWindow("cam-1", 41, frames, stamps)
-
-
-def craft(header: dict[str, Any], payload: bytes, version: int = VERSION) -> bytes:
-    h = json.dumps(header).encode()
-    return MAGIC + bytes([version]) + struct.pack(">I", len(h)) + h + payload
 
 
 def raw_header(**override: Any) -> dict[str, Any]:
@@ -77,7 +72,7 @@ def test_jpeg_round_trip_is_close_and_smaller(colour: bool) -> None:
 
 
 def test_unknown_header_fields_are_ignored() -> None:
-    data = craft(raw_header(added_in_v2="whatever"), bytes(32))
+    data = frame_message(raw_header(added_in_v2="whatever"), bytes(32))
     assert decode_window(data).frames.shape == (2, 4, 4)
 
 
@@ -102,7 +97,7 @@ GOOD = encode_window(window(smooth_frames(3), context=True))
         (MAGIC + bytes([VERSION]) + struct.pack(">I", 2**31) + bytes(10), "header length"),
         (MAGIC + bytes([VERSION]) + struct.pack(">I", 5) + b"{oops", "not valid JSON"),
         (MAGIC + bytes([VERSION]) + struct.pack(">I", 2) + b"\xff\xfe", "not valid JSON"),
-        (craft([1, 2], b""), "not a JSON object"),  # type: ignore[arg-type]
+        (frame_message([1, 2], b""), "not a JSON object"),  # type: ignore[arg-type]
     ],
 )
 def test_malformed_messages_raise_wire_error(data: bytes, message: str) -> None:
@@ -133,14 +128,14 @@ def test_inconsistent_headers_raise_wire_error(
     override: dict[str, Any], payload: int, message: str
 ) -> None:
     with pytest.raises(WireError, match=message):
-        decode_window(craft(raw_header(**override), bytes(payload)))
+        decode_window(frame_message(raw_header(**override), bytes(payload)))
 
 
 def test_missing_fields_are_named() -> None:
     header = raw_header()
     del header["shape"]
     with pytest.raises(WireError, match="lacks required field 'shape'"):
-        decode_window(craft(header, bytes(32)))
+        decode_window(frame_message(header, bytes(32)))
 
 
 def test_bad_jpeg_payloads_raise_wire_error() -> None:
@@ -149,11 +144,11 @@ def test_bad_jpeg_payloads_raise_wire_error() -> None:
     jpeg = buf.tobytes()
     header = raw_header(encoding="jpeg", shape=[2, 24, 32])
     with pytest.raises(WireError, match="lacks required field 'sizes'"):
-        decode_window(craft(header, jpeg * 2))
+        decode_window(frame_message(header, jpeg * 2))
     with pytest.raises(WireError, match="sizes do not add up"):
-        decode_window(craft(header | {"sizes": [len(jpeg), 5]}, jpeg * 2))
+        decode_window(frame_message(header | {"sizes": [len(jpeg), 5]}, jpeg * 2))
     with pytest.raises(WireError, match=r"JPEG frame.* \[24, 32\]"):
-        decode_window(craft(header | {"sizes": [len(jpeg), 4]}, jpeg + b"junk"))
+        decode_window(frame_message(header | {"sizes": [len(jpeg), 4]}, jpeg + b"junk"))
     wrong_size = raw_header(encoding="jpeg", shape=[2, 12, 32], sizes=[len(jpeg)] * 2)
     with pytest.raises(WireError, match=r"header does not declare \[12, 32\]"):
-        decode_window(craft(wrong_size, jpeg * 2))
+        decode_window(frame_message(wrong_size, jpeg * 2))

@@ -16,31 +16,13 @@ import pytest
 
 from streamproc.transport import wire
 from streamproc.transport.wire import (
-    MAGIC,
-    VERSION,
     WireError,
     WireWindow,
     decode_window,
     encode_window,
+    frame_message,
 )
-
-
-def craft(header: Any, payload: bytes) -> bytes:
-    h = json.dumps(header, allow_nan=True).encode()
-    return MAGIC + bytes([VERSION]) + struct.pack(">I", len(h)) + h + payload
-
-
-def raw_header(**override: Any) -> dict[str, Any]:
-    header = {
-        "camera": "cam-1",
-        "seq": 0,
-        "timestamps": [0.0, 0.04],
-        "context": False,
-        "shape": [2, 4, 4],
-        "dtype": "uint8",
-        "encoding": "raw",
-    }
-    return header | override
+from tests.transport.test_transport_wire import raw_header
 
 
 def jpeg(h: int, w: int) -> bytes:
@@ -73,14 +55,14 @@ def test_wrongly_typed_or_unbounded_fields_raise_only_wire_error(override: dict[
     """At 03ea956 these raised TypeError/ValueError/OverflowError, which dropped the whole
     poll without dead-lettering it, or were accepted."""
     with pytest.raises(WireError):
-        decode_window(craft(raw_header(**override), bytes(32)))
+        decode_window(frame_message(raw_header(**override), bytes(32)))
 
 
 @pytest.mark.parametrize("sizes", [["10", "10"], [None, 1], [1.5, 2.5], [-1, 21], [0, 20]])
 def test_non_integer_jpeg_sizes_raise_wire_error(sizes: list[Any]) -> None:
     header = raw_header(encoding="jpeg", sizes=sizes)
     with pytest.raises(WireError):
-        decode_window(craft(header, bytes(20)))
+        decode_window(frame_message(header, bytes(20)))
 
 
 def test_a_jpeg_larger_than_declared_is_refused_before_decoding(
@@ -93,17 +75,17 @@ def test_a_jpeg_larger_than_declared_is_refused_before_decoding(
     big = jpeg(480, 640)
     header = raw_header(encoding="jpeg", shape=[1, 24, 32], timestamps=[0.0], sizes=[len(big)])
     with pytest.raises(WireError, match="header does not declare"):
-        decode_window(craft(header, big))
+        decode_window(frame_message(header, big))
 
 
 def test_a_window_larger_than_the_bounds_is_refused() -> None:
     big = jpeg(3000, 5000)  # a few KB of JPEG, 15 MB of pixels
     header = raw_header(encoding="jpeg", shape=[1, 3000, 5000], timestamps=[0.0], sizes=[len(big)])
     with pytest.raises(WireError, match="too large"):
-        decode_window(craft(header, big))
+        decode_window(frame_message(header, big))
     many = raw_header(shape=[200, 1200, 1200, 3], timestamps=[0.0] * 200)
     with pytest.raises(WireError, match="MiB"):
-        decode_window(craft(many, b""))
+        decode_window(frame_message(many, b""))
 
 
 def _good_messages() -> list[bytes]:
@@ -170,7 +152,7 @@ def _mutate(data: bytes, rnd: random.Random) -> bytes:
             return data[: rnd.randrange(len(data) + 1)]
         key = rnd.choice([*header, "sizes", "stream", "dtype"])
         header[key] = rnd.choice(BAD_VALUES)
-        return craft(header, data[8 + hlen :])
+        return frame_message(header, data[8 + hlen :])
     return bytes(b)
 
 
@@ -191,7 +173,7 @@ def test_fuzzed_messages_raise_only_wire_error() -> None:
             data = rnd.randbytes(rnd.randint(0, 200))
         elif i % 10 == 1:  # random headers on a valid preamble
             header = {k: rnd.choice(BAD_VALUES) for k in raw_header() if rnd.random() < 0.9}
-            data = craft(header, rnd.randbytes(rnd.randint(0, 64)))
+            data = frame_message(header, rnd.randbytes(rnd.randint(0, 64)))
         else:
             data = rnd.choice(good)
             for _ in range(rnd.randint(1, 3)):

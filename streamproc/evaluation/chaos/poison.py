@@ -13,19 +13,12 @@ import cv2
 import numpy as np
 
 from streamproc.transport.wire import (
-    MAGIC,
-    VERSION,
     WireError,
     WireWindow,
     decode_window,
     encode_window,
+    frame_message,
 )
-
-
-def _message(header: dict[str, object], payload: bytes) -> bytes:
-    # allow_nan: json writes inf as `Infinity`, which a JSON reader may accept
-    h = json.dumps(header, allow_nan=True).encode()
-    return MAGIC + bytes([VERSION]) + struct.pack(">I", len(h)) + h + payload
 
 
 def valid_window(camera: str, seq: int, length: int, size: tuple[int, int] = (48, 64)) -> bytes:
@@ -57,20 +50,20 @@ def poison_records(length: int) -> dict[str, bytes]:
     bomb[sof + 5 : sof + 9] = struct.pack(">HH", 60000, 60000)  # the JPEG claims 60000x60000
     return {
         "garbage-bytes": bytes(np.random.default_rng(7).integers(0, 256, 500, dtype=np.uint8)),
-        "null-timestamps": _message({**base, "timestamps": [None] * length}, pixels),
+        "null-timestamps": frame_message({**base, "timestamps": [None] * length}, pixels),
         "wrong-length": valid_window("poison-length", 0, length + 3),
-        "non-finite-timestamp": _message(
+        "non-finite-timestamp": frame_message(
             {**base, "timestamps": [now] * (length - 1) + [float("inf")]}, pixels
         ),
-        "nan-timestamp": _message({**base, "timestamps": [float("nan")] * length}, pixels),
-        "jpeg-huge-shape": _message(
+        "nan-timestamp": frame_message({**base, "timestamps": [float("nan")] * length}, pixels),
+        "jpeg-huge-shape": frame_message(
             {**base, "shape": [length, 20000, 20000], "encoding": "jpeg", "sizes": [1] * length},
             b"\0" * length,
         ),
-        "jpeg-bomb": _message(
+        "jpeg-bomb": frame_message(
             {**base, "encoding": "jpeg", "sizes": [len(bomb)] * length}, bytes(bomb) * length
         ),
-        "bad-camera-id": _message({**base, "camera": "cam:0/../x"}, pixels),
+        "bad-camera-id": frame_message({**base, "camera": "cam:0/../x"}, pixels),
     }
 
 
@@ -100,7 +93,7 @@ def mutate(msg: bytes, rng: np.random.Generator) -> bytes:
         key = str(rng.choice(sorted(header)))
         values: list[object] = [None, -1, 2**64, "x" * 300, [], {}, True, 1e308, [[1]], "Infinity"]
         header[key] = values[int(rng.integers(0, len(values)))]
-        return _message(header, msg[head_end:])
+        return frame_message(header, msg[head_end:])
     else:
         n = int(rng.integers(1, 64))
         b[pos : pos + n] = bytes(rng.integers(0, 256, n, dtype=np.uint8))
