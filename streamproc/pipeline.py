@@ -64,7 +64,9 @@ def make_scorer(cfg: StreamprocConfig, artifact: Path) -> ScorerClient:
             )
         )
     if cfg.serving.mode == "http":  # the app runs on the cluster already (the chart's)
-        return HttpScorer(str(cfg.serving.url), cfg.serving.request_timeout_s)
+        return HttpScorer(
+            str(cfg.serving.url), cfg.serving.request_timeout_s, shards=cfg.serving.camera_shards
+        )
     from streamproc.ray_cluster import ensure_ray
     from streamproc.serving.launch import launch
 
@@ -72,7 +74,9 @@ def make_scorer(cfg: StreamprocConfig, artifact: Path) -> ScorerClient:
         launch(cfg.serving, artifact)
     else:
         ensure_ray(cfg.serving.ray_address)
-    return ServeScorer(cfg.serving.app_name, cfg.serving.request_timeout_s)
+    return ServeScorer(
+        cfg.serving.app_name, cfg.serving.request_timeout_s, shards=cfg.serving.camera_shards
+    )
 
 
 @dataclass

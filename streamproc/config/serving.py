@@ -39,6 +39,15 @@ class ServingConfig(StrictModel):
     artifact: str | None = Field(
         None, description="Model artifact directory; `streamproc run --artifact` overrides it."
     )
+    camera_shards: int = Field(
+        8,
+        ge=0,
+        le=256,
+        description="Cameras are hashed into this many shards, and the scorer's router "
+        "sends all of a shard's windows to one replica (rendezvous hashing over the "
+        "replicas), so a camera's frames hit that replica's frame cache; keep it at least "
+        "the replica count. 0 = each batch to any replica.",
+    )
     num_replicas: int | Literal["auto"] = Field(
         1, description="Fixed replica count, or 'auto' to use `autoscaling`."
     )

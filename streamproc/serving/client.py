@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from streamproc.errors import ServiceUnavailableError, StreamprocError
 from streamproc.ray_cluster import auth_headers, cluster_token
+from streamproc.serving.affinity import HEADER, Sharded, by_shard
 from streamproc.serving.http_codec import CONTENT_TYPE, decode_results, encode_batch
 from streamproc.serving.scorer import ScoreRequest, ScoreResult, ScoringService
 
@@ -79,14 +80,25 @@ class _ServeResponse:
 
 
 class ServeScorer:
-    def __init__(self, app_name: str, timeout_s: float = 60.0) -> None:
+    """``shards`` > 0: one call per camera shard, routed to the replica holding it
+    (``serving/affinity.py``); 0: the whole batch in one call to any replica."""
+
+    def __init__(self, app_name: str, timeout_s: float = 60.0, shards: int = 0) -> None:
         from ray import serve  # imported here so the local path needs no Ray
 
         self.handle = serve.get_app_handle(app_name)
         self.timeout_s = timeout_s  # serving.request_timeout_s
+        self.shards = shards
 
     def submit(self, requests: list[ScoreRequest]) -> PendingScores:
-        return _ServeResponse(self.handle.score_many.remote(requests), self.timeout_s)
+        if not self.shards:
+            return _ServeResponse(self.handle.score_many.remote(requests), self.timeout_s)
+        parts = []
+        for shard, positions in by_shard(requests, self.shards).items():
+            call = self.handle.options(multiplexed_model_id=shard).score_shard.remote
+            response = _ServeResponse(call([requests[i] for i in positions]), self.timeout_s)
+            parts.append((positions, response.result))
+        return Sharded(len(requests), parts)
 
     def version(self) -> str:
         return str(self.handle.version.remote().result(timeout_s=self.timeout_s))
@@ -112,7 +124,9 @@ class _HttpResponse:
 
 class HttpScorer:
     """The Serve app's HTTP route. ``token`` (default: the Ray auth token this process
-    has, see ``streamproc.ray_cluster.cluster_token``) goes in ``Authorization``."""
+    has, see ``streamproc.ray_cluster.cluster_token``) goes in ``Authorization``.
+    ``shards`` as for ``ServeScorer``: one POST per camera shard, with the shard in
+    Serve's multiplexing header."""
 
     def __init__(
         self,
@@ -120,14 +134,20 @@ class HttpScorer:
         timeout_s: float = 60.0,
         token: str | None = None,
         max_in_flight: int = 2,
+        shards: int = 0,
     ) -> None:
         self.url = url.rstrip("/")
         self.timeout_s = timeout_s
         self.headers = auth_headers(token if token is not None else cluster_token())
-        self._pool = ThreadPoolExecutor(max_in_flight, thread_name_prefix="http-scorer")
+        self.shards = shards
+        # A batch's shards are posted side by side; max_in_flight batches at a time.
+        threads = max_in_flight * max(1, min(shards, 8))
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="http-scorer")
 
-    def _call(self, path: str, body: bytes | None) -> bytes:
+    def _call(self, path: str, body: bytes | None, shard: str | None = None) -> bytes:
         headers = {**self.headers, **({"Content-Type": CONTENT_TYPE} if body else {})}
+        if shard is not None:
+            headers[HEADER] = shard
         req = urllib.request.Request(self.url + path, body, headers)
         try:
             with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
@@ -152,11 +172,19 @@ class HttpScorer:
                 "and that the app is RUNNING (`serve status` on the head)"
             ) from None
 
-    def _score(self, requests: list[ScoreRequest]) -> list[ScoreResult]:
-        return decode_results(self._call("", encode_batch(requests)))
+    def _score(self, requests: list[ScoreRequest], shard: str | None = None) -> list[ScoreResult]:
+        return decode_results(self._call("", encode_batch(requests), shard))
 
     def submit(self, requests: list[ScoreRequest]) -> PendingScores:
-        return _HttpResponse(self._pool.submit(self._score, requests))
+        if not self.shards:
+            return _HttpResponse(self._pool.submit(self._score, requests))
+        parts = []
+        for shard, positions in by_shard(requests, self.shards).items():
+            part = [requests[i] for i in positions]
+            parts.append(
+                (positions, _HttpResponse(self._pool.submit(self._score, part, shard)).result)
+            )
+        return Sharded(len(requests), parts)
 
     def version(self) -> str:
         return str(json.loads(self._call("/version", None))["version"])

@@ -1,6 +1,7 @@
 """The Ray Serve deployment: a thin shell around ``ScoringService``.
 
-Three ways in, all dynamically batched by ``@serve.batch``: ``score`` takes one window;
+Three ways in, all dynamically batched by ``@serve.batch`` (and ``score_shard``, which
+routes a camera shard's calls here: ``serving/affinity.py``): ``score`` takes one window;
 ``score_many`` takes a stream worker's whole poll (windows of many cameras) in one call,
 which saves the per-call cost of Ray (routing, serialisation) for every window; calls of
 several workers are merged and cut into model batches of ``max_batch_size`` windows.
@@ -18,19 +19,25 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from typing import Any, cast
 
 from ray import serve
+from ray.serve.config import RequestRouterConfig
 
 from streamproc.model.scoring import Precision
 from streamproc.ray_cluster import configured_token
 from streamproc.serving import hangpoint
 from streamproc.serving.http_codec import decode_batch, encode_results
+from streamproc.serving.router import ROUTER
 from streamproc.serving.scorer import ScoreRequest, ScoreResult, ScoringService
 from streamproc.transport.wire import WireError
 
 
-@serve.deployment(name="AnomalyScorer")
+@serve.deployment(
+    name="AnomalyScorer",
+    # cast: Ray's pydantic model types the field for mypy as a dict; it takes a path.
+    request_router_config=cast(Any, RequestRouterConfig)(request_router_class=ROUTER),
+)
 class AnomalyScorer:
     def __init__(
         self,
@@ -48,6 +55,7 @@ class AnomalyScorer:
         self.score.set_max_batch_size(max_batch_size)  # type: ignore[attr-defined]
         self.score.set_batch_wait_timeout_s(batch_wait_timeout_s)  # type: ignore[attr-defined]
         self.token = configured_token()
+        self.shards: set[str] = set()  # camera shards routed here so far
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
         artifact = user_config.get("artifact")
@@ -61,6 +69,14 @@ class AnomalyScorer:
     @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.01)
     async def score(self, requests: list[ScoreRequest]) -> list[ScoreResult]:
         return await asyncio.to_thread(self.service.score, requests)
+
+    async def score_shard(self, requests: list[ScoreRequest]) -> list[ScoreResult]:
+        """``score_many`` for the windows of one camera shard, which ``serving/router.py``
+        sends here (the shard is the request's multiplexed model id)."""
+        shard = serve.get_multiplexed_model_id()
+        if shard:
+            self.shards.add(shard)
+        return await self.score_many(requests)
 
     @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.01)
     async def score_many(self, calls: list[list[ScoreRequest]]) -> list[list[ScoreResult]]:
@@ -96,11 +112,23 @@ class AnomalyScorer:
             requests = decode_batch(await request.body())
         except WireError as err:
             return reply({"error": str(err)}, 400)
-        results = await self.score_many(requests)
+        results = await self.score_shard(requests)
         return Response(encode_results(results), media_type="application/json")
 
     def version(self) -> str:
         return self.service.version
+
+    def cache_stats(self) -> dict[str, Any]:
+        """This replica's frame cache hits and misses and the camera shards it took: how
+        well camera affinity keeps each camera's frames on one replica."""
+        cache = self.service.cache
+        replica = serve.get_replica_context().replica_id.unique_id
+        return {
+            "replica": replica,
+            "hits": cache.hits,
+            "misses": cache.misses,
+            "shards": sorted(self.shards),
+        }
 
     def check_health(self) -> None:
         # Raising marks the replica unhealthy and Serve replaces it.

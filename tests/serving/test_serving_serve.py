@@ -11,6 +11,7 @@ import pytest
 
 from streamproc.config.serving import ServingConfig
 from streamproc.model.artifact import load_artifact, save_artifact
+from streamproc.serving.affinity import shard_of
 from streamproc.serving.client import ServeScorer
 from streamproc.serving.scorer import ScoreRequest
 
@@ -63,6 +64,43 @@ def test_serve_batches_and_hot_swaps_versions(tmp_path: Path, tiny_artifact: Pat
         assert len(done) == 40 and {d.model_version for d in done} <= {v1, v2}
         assert client.version() == v2
         assert {r.model_version for r in client.submit(requests(4)).result()} == {v2}
+    finally:
+        serve.shutdown()
+        ray.shutdown()
+
+
+def test_camera_shards_keep_each_cameras_frames_on_one_replica(tiny_artifact: Path) -> None:
+    ray = pytest.importorskip("ray")
+    from ray import serve
+
+    from streamproc.serving.launch import launch
+
+    cfg = ServingConfig(app_name="test-affinity", num_cpus=0.25, num_replicas=2)
+    cameras = [f"aff{i}" for i in range(8)]
+    rng = np.random.default_rng(1)
+    frames = {c: rng.integers(0, 255, (20, 48, 64), np.uint8) for c in cameras}
+    try:
+        launch(cfg, tiny_artifact)
+        client = ServeScorer(cfg.app_name, shards=4)
+        # Windows of 4 frames at stride 2, every camera's in turn, one batch at a time:
+        # each frame (but the first two of a camera) is in two windows.
+        for seq in range(0, 17, 2):
+            batch = [
+                ScoreRequest(c, seq, frames[c][seq : seq + 4], frames[c][seq - 1] if seq else None)
+                for c in cameras
+            ]
+            assert [r.seq for r in client.submit(batch).result()] == [seq] * len(cameras)
+        handle = serve.get_app_handle(cfg.app_name)
+        stats = {}
+        for _ in range(40):  # reach both replicas
+            s = handle.cache_stats.remote().result(timeout_s=60)
+            stats[s["replica"]] = s
+        assert len(stats) == 2
+        taken = [shard for s in stats.values() for shard in s["shards"]]
+        used = {shard_of(c, 4) for c in cameras}
+        assert sorted(taken) == sorted(used)  # every shard on exactly one replica
+        # Each distinct frame was preprocessed once in the whole deployment.
+        assert sum(s["misses"] for s in stats.values()) == len(cameras) * 20
     finally:
         serve.shutdown()
         ray.shutdown()
