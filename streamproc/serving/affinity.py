@@ -14,7 +14,8 @@ replica gone or full) costs a cache miss, nothing more.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from typing import Protocol
 
 from streamproc.serving.scorer import ScoreRequest, ScoreResult
 
@@ -34,18 +35,31 @@ def by_shard(requests: Sequence[ScoreRequest], shards: int) -> dict[str, list[in
     return groups
 
 
-class Sharded:
-    """The pending scores of one batch sent as one call per shard, put back in order."""
+class Part(Protocol):
+    """One shard's call in flight."""
 
-    def __init__(
-        self, n: int, parts: list[tuple[list[int], Callable[[], list[ScoreResult]]]]
-    ) -> None:
+    def result(self) -> list[ScoreResult]: ...
+
+    def cancel(self) -> None: ...
+
+
+class Sharded:
+    """The pending scores of one batch sent as one call per shard, put back in order.
+    If one call fails (a timeout), the others are cancelled too: the worker retries the
+    whole batch, and no replica should score a part of it twice."""
+
+    def __init__(self, n: int, parts: list[tuple[list[int], Part]]) -> None:
         self.n, self.parts = n, parts
 
     def result(self) -> list[ScoreResult]:
         out: dict[int, ScoreResult] = {}
-        for positions, wait in self.parts:
-            results = wait()
+        for k, (positions, part) in enumerate(self.parts):
+            try:
+                results = part.result()
+            except BaseException:
+                for _, other in self.parts[k + 1 :]:
+                    other.cancel()
+                raise
             if len(results) != len(positions):
                 raise ValueError(f"{len(results)} results for {len(positions)} requests")
             out.update(zip(positions, results, strict=True))

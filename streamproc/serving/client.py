@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from streamproc.errors import ServiceUnavailableError, StreamprocError
 from streamproc.ray_cluster import auth_headers, cluster_token
-from streamproc.serving.affinity import HEADER, Sharded, by_shard
+from streamproc.serving.affinity import HEADER, Part, Sharded, by_shard
 from streamproc.serving.http_codec import CONTENT_TYPE, decode_results, encode_batch
 from streamproc.serving.scorer import ScoreRequest, ScoreResult, ScoringService
 
@@ -69,10 +69,10 @@ class _ServeResponse:
         try:
             return list(self._response.result(timeout_s=self._timeout_s))
         except TimeoutError:  # Ray's GetTimeoutError is one too
-            self._cancel()
+            self.cancel()
             raise
 
-    def _cancel(self) -> None:
+    def cancel(self) -> None:
         try:
             self._response.cancel()
         except Exception as err:  # cancelling is best effort; the timeout is what counts
@@ -93,11 +93,11 @@ class ServeScorer:
     def submit(self, requests: list[ScoreRequest]) -> PendingScores:
         if not self.shards:
             return _ServeResponse(self.handle.score_many.remote(requests), self.timeout_s)
-        parts = []
+        parts: list[tuple[list[int], Part]] = []
         for shard, positions in by_shard(requests, self.shards).items():
             call = self.handle.options(multiplexed_model_id=shard).score_shard.remote
             response = _ServeResponse(call([requests[i] for i in positions]), self.timeout_s)
-            parts.append((positions, response.result))
+            parts.append((positions, response))
         return Sharded(len(requests), parts)
 
     def version(self) -> str:
@@ -120,6 +120,9 @@ class _HttpResponse:
 
     def result(self) -> list[ScoreResult]:
         return self._future.result()
+
+    def cancel(self) -> None:
+        self._future.cancel()  # a call already running finishes; its scores are dropped
 
 
 class HttpScorer:
@@ -178,12 +181,10 @@ class HttpScorer:
     def submit(self, requests: list[ScoreRequest]) -> PendingScores:
         if not self.shards:
             return _HttpResponse(self._pool.submit(self._score, requests))
-        parts = []
+        parts: list[tuple[list[int], Part]] = []
         for shard, positions in by_shard(requests, self.shards).items():
             part = [requests[i] for i in positions]
-            parts.append(
-                (positions, _HttpResponse(self._pool.submit(self._score, part, shard)).result)
-            )
+            parts.append((positions, _HttpResponse(self._pool.submit(self._score, part, shard))))
         return Sharded(len(requests), parts)
 
     def version(self) -> str:

@@ -38,18 +38,40 @@ def test_a_camera_always_lands_in_the_same_shard() -> None:
         assert {shard_of(requests[i].camera, 4) for i in positions} == {shard}
 
 
+class FakePart:
+    def __init__(self, results: list[ScoreResult] | None) -> None:
+        self.results, self.cancelled = results, False
+
+    def result(self) -> list[ScoreResult]:
+        if self.results is None:
+            raise TimeoutError("no result within 60 s")
+        return self.results
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
 def test_sharded_scores_come_back_in_request_order() -> None:
     requests = [window(c, s) for s, c in enumerate(CAMERAS)]
     groups = by_shard(requests, 3)
-    parts = [
-        (positions, lambda ps=positions: [result(requests[i]) for i in ps])
-        for positions in groups.values()
-    ]
-    got = Sharded(len(requests), parts).result()
+    parts = [(ps, FakePart([result(requests[i]) for i in ps])) for ps in groups.values()]
+    got = Sharded(len(requests), list(parts)).result()
     assert [(r.camera, r.seq) for r in got] == [(r.camera, r.seq) for r in requests]
-    short = [(groups[next(iter(groups))], lambda: [])]
     with pytest.raises(ValueError, match="results for"):
-        Sharded(len(requests), short).result()
+        Sharded(len(requests), [(parts[0][0], FakePart([]))]).result()
+
+
+def test_a_failed_shard_call_cancels_the_others() -> None:
+    requests = [window(c, 0) for c in CAMERAS]
+    groups = list(by_shard(requests, 3).values())
+    parts = [
+        (groups[0], FakePart([result(requests[i]) for i in groups[0]])),
+        (groups[1], FakePart(None)),  # times out
+        (groups[2], FakePart([result(requests[i]) for i in groups[2]])),
+    ]
+    with pytest.raises(TimeoutError):
+        Sharded(len(requests), list(parts)).result()
+    assert [p.cancelled for _, p in parts] == [False, False, True]
 
 
 def test_http_scorer_posts_each_shard_with_its_routing_header() -> None:
