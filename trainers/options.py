@@ -11,9 +11,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from streamproc.config import StreamprocConfig, apply_overrides, config_from_dict, load_config
+from streamproc.config import (
+    StreamprocConfig,
+    apply_overrides,
+    config_from_dict,
+    load_config,
+    parse_override,
+)
 from streamproc.errors import ConfigError, DataError, StreamprocError
 from streamproc.model.registry import get_entry
 from streamproc.ray_cluster import ensure_ray
@@ -41,13 +45,7 @@ def add_config_args(p: argparse.ArgumentParser) -> None:
 
 
 def parse_sets(items: list[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
-        out[key.strip()] = yaml.safe_load(value)
-    return out
+    return dict(parse_override(item, "--set") for item in items)
 
 
 def config_from_args(

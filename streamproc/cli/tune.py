@@ -11,11 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-import yaml
 
 from streamproc import jobs
 from streamproc.cli import model_cmd
 from streamproc.cli.common import console, friendly_errors, resolve_config
+from streamproc.config import parse_override
 from streamproc.errors import ConfigError
 
 app = typer.Typer()  # merged into the root app: `streamproc tune`, `streamproc model ...`
@@ -76,7 +76,7 @@ def tune(
                                ("--objective", objective, jobs.args.OBJECTIVES)):  # fmt: skip
         if value not in valid:
             raise ConfigError(f"{what} must be {' or '.join(valid)}, got {value!r}")
-    overrides = {k: yaml.safe_load(v) for k, v in parse_pairs(set_, "--set").items()}
+    overrides = dict(parse_override(item, "--set") for item in set_)
     cfg = resolve_config(
         config,
         None,
