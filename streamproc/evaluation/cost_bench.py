@@ -47,6 +47,7 @@ from streamproc.evaluation.runner import report_for, score_dataset
 from streamproc.metrics import REGISTRY
 from streamproc.model.artifact import load_artifact
 from streamproc.pipeline import Pipeline
+from streamproc.serving.client import LocalScorer
 from streamproc.serving.launch import local_http_app
 from streamproc.threshold.policy import calibrated_from_stats
 from streamproc.windowing.windows import window_starts
@@ -181,6 +182,25 @@ def _spent(a: Snapshot, b: Snapshot) -> dict[str, float | None]:
     return out
 
 
+def frame_cache_counts(cfg: StreamprocConfig, pipe: Pipeline) -> tuple[int, int] | None:
+    """(hits, misses) of the frame caches of every scorer: the worker's own (mode local)
+    or each Serve replica's (``cache_stats``, asked until every replica answered)."""
+    scorer = pipe.scorer
+    if isinstance(scorer, LocalScorer):
+        return scorer.service.cache.hits, scorer.service.cache.misses
+    from ray import serve
+
+    handle = serve.get_app_handle(cfg.serving.app_name)
+    want = cfg.serving.num_replicas if isinstance(cfg.serving.num_replicas, int) else 1
+    seen: dict[str, tuple[int, int]] = {}
+    for _ in range(20 * want):
+        stats = handle.cache_stats.remote().result(timeout_s=60)
+        seen[stats["replica"]] = (stats["hits"], stats["misses"])
+        if len(seen) >= want:
+            break
+    return sum(h for h, _ in seen.values()), sum(m for _, m in seen.values())
+
+
 def measure(
     cfg: StreamprocConfig,
     artifact: Path,
@@ -192,12 +212,14 @@ def measure(
     """One replay with the CPU probe's snapshots taken as the cameras start and as the
     last score arrives."""
     snaps: dict[str, Snapshot] = {}
+    caches: dict[str, tuple[int, int] | None] = {}
     probe: CpuProbe | None = None
 
     def take(when: str, pipe: Pipeline) -> None:
         nonlocal probe
         probe = probe or CpuProbe(cfg)
         snaps[when] = probe.snapshot()
+        caches[when] = frame_cache_counts(cfg, pipe)
 
     rep = replay(cfg, artifact, data, timeout_s, fps, None, log, take)
     assert probe is not None
@@ -212,7 +234,10 @@ def measure(
     windows = sum(len(window_starts(n, w.length, w.stride)) for n in rep.expected.values())
     prefix = cfg.state.key_prefix if isinstance(cfg.state, RedisStateConfig) else ""
     redis_bytes = probe.redis_bytes(prefix) if prefix else None
+    c0, c1 = caches["start"], caches["end"]
+    hits, misses = (c1[0] - c0[0], c1[1] - c0[1]) if c0 and c1 else (0, 0)
     return rep, {
+        "frame_cache_hit_ratio": hits / (hits + misses) if hits + misses else None,
         "frames_scored": frames,
         "wall_s": rep.t_end - rep.t0,
         "frames_per_s": frames / max(rep.t_end - rep.t0, 1e-9),
@@ -314,8 +339,10 @@ def cost_table(result: dict[str, Any]) -> str:
         "CPU seconds per 1,000 frames (= CPU ms per frame) by process:\n\n"
         "| variant | workers x replicas | frames/s | "
         + " | ".join(PROCESSES)
-        + " | total | frames-topic bytes/frame | Redis cmds/window | Redis bytes/camera "
-        "| windows lost | published micro AUC |\n" + "|---" * (len(PROCESSES) + 9) + "|\n"
+        + " | total | frame cache hits | frames-topic bytes/frame | Redis cmds/window "
+        "| Redis bytes/camera | windows lost | published micro AUC |\n"
+        + "|---" * (len(PROCESSES) + 10)
+        + "|\n"
     )
     lines = [head]
     for r in rows:
@@ -326,6 +353,7 @@ def cost_table(result: dict[str, Any]) -> str:
             _f(r["frames_per_s"]),
             *(_f(cpu[g]) for g in PROCESSES),
             _f(r["total_cpu_s_per_1000_frames"]),
+            _f(r.get("frame_cache_hit_ratio"), 2),
             _f(r["frames_topic_bytes_per_frame"], 0),
             _f(r["redis_commands_per_window"]),
             _f(r["redis_bytes_per_camera"], 0),
