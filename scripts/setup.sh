@@ -31,7 +31,7 @@ if [ ! -f "$VENV/.complete" ]; then
   mkdir -p "$VENV_ROOT"
   "$PYTHON" -m venv "$VENV"
   "$VENV/bin/pip" install --quiet --upgrade pip
-  "$VENV/bin/pip" install --quiet --progress-bar off -e ".[dev]"
+  "$VENV/bin/pip" install --quiet --progress-bar off -e ".[dev,onnx]"
   touch "$VENV/.complete"
 else
   log "using cached virtualenv $VENV"
