@@ -61,6 +61,7 @@ def make_scorer(cfg: StreamprocConfig, artifact: Path) -> ScorerClient:
                 cfg.serving.frame_cache_frames,
                 cfg.serving.threads,
                 cfg.serving.precision,
+                cfg.serving.engine,
             )
         )
     if cfg.serving.mode == "http":  # the app runs on the cluster already (the chart's)

@@ -171,7 +171,10 @@ def recalibrate(
 ) -> dict[str, Any]:
     """Recompute and (unless ``dry_run``) store ``camera``'s statistics; a summary."""
     path = resolve_artifact(artifact)
-    service = ScoringService(path, cfg.serving.device)
+    # scored as the replicas score (serving.precision, serving.engine)
+    service = ScoringService(
+        path, cfg.serving.device, precision=cfg.serving.precision, engine=cfg.serving.engine
+    )
     cam = find_camera(cfg, camera, source)
     own_store = store is None
     store = store if store is not None else make_store(cfg.state)

@@ -17,6 +17,7 @@ from streamproc.evaluation.ablation import ablation_table, scoring_ablation
 from streamproc.evaluation.benchmark import run_benchmark
 from streamproc.evaluation.flow_bench import METHODS as FLOW_METHODS
 from streamproc.evaluation.flow_bench import flow_rows, flow_table
+from streamproc.evaluation.model_bench import DEFAULT_VARIANTS as MODEL_VARIANTS
 from streamproc.evaluation.pipeline_bench import run_pipeline_bench
 from streamproc.model.artifact import load_artifact
 from streamproc.model.registry import MODELS, get_entry
@@ -260,6 +261,49 @@ def cost(
 
 
 # ---------------------------------------------------------------- bench cluster (issue 13)
+@app.command("model")
+@friendly_errors
+def model(
+    data: Path = typer.Option(..., "--data", help="Labelled dataset (real windows to time)."),
+    artifact: Path = ARTIFACT,
+    variant: list[str] = typer.Option(
+        list(MODEL_VARIANTS),
+        "--variant",
+        help="ENGINE-PRECISION, repeatable: eager|compile (serving.engine) or onnx (ONNX "
+        "Runtime, fp32 only) with auto|fp32|bf16|fp16 (serving.precision). eager-fp32, "
+        "the reference, is always measured.",
+    ),
+    threads: int = typer.Option(
+        1, "--threads", min=1, help="torch threads (1 = what a num_cpus 1 replica gets)."
+    ),
+    batch: int = typer.Option(16, "--batch", min=1, help="Windows per forward pass."),
+    windows: int = typer.Option(64, "--windows", min=1, help="Windows timed per round."),
+    rounds: int = typer.Option(5, "--rounds", min=1, help="Alternating timing rounds."),
+    accuracy: bool = typer.Option(
+        True,
+        "--accuracy/--no-accuracy",
+        help="Also score every test clip (score differences, streaming AUC) and the "
+        "artifact's calibration clips (threshold shift) with every variant.",
+    ),
+    report: Path | None = typer.Option(None, "--report", help="Also write the JSON here."),
+    out: Path | None = typer.Option(None, "--out", help="Also write the table here."),
+) -> None:
+    """CPU ms per frame of the network's forward pass for each engine and precision, on the
+    same real windows, with the scores' distance from eager fp32."""
+    from streamproc.evaluation.model_bench import model_table, parse_variant, run_model_bench
+
+    variants = [parse_variant(v) for v in variant]
+    open_split(data, "test", require_labels=True)
+    result = run_model_bench(
+        data, artifact, variants, threads, batch, windows, rounds, accuracy,
+        log=lambda s: console.print(s),
+    )  # fmt: skip
+    table = model_table(result)
+    save(report, json.dumps(result, indent=2))
+    save(out, table)
+    typer.echo(table)
+
+
 @app.command("cluster")
 @friendly_errors
 def cluster(

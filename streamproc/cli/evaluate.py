@@ -6,9 +6,11 @@ import json
 from pathlib import Path
 
 import typer
+from pydantic import ValidationError
 
 from streamproc.cli.common import console, friendly_errors
-from streamproc.errors import DataError
+from streamproc.config.serving import DEFAULT_ENGINE, DEFAULT_PRECISION, ServingConfig
+from streamproc.errors import ConfigError, DataError
 from streamproc.evaluation.figures import draw_plots
 from streamproc.evaluation.protocols import PROTOCOLS, Protocol
 from streamproc.evaluation.runner import report_for, score_dataset
@@ -31,10 +33,20 @@ def evaluate(
     video_clip: str | None = typer.Option(
         None, "--video-clip", help="Clip for the side-by-side video."
     ),
+    precision: str = typer.Option(
+        DEFAULT_PRECISION,
+        "--precision",
+        help="The network's arithmetic, as serving.precision (auto, fp32, bf16, fp16); "
+        "the default is serving.precision's, so the scores equal a default replica's.",
+    ),
+    engine: str = typer.Option(
+        DEFAULT_ENGINE, "--engine", help="As serving.engine (eager, compile)."
+    ),
 ) -> None:
     """Evaluate an artifact on DIR/test under one protocol."""
     if protocol not in PROTOCOLS:
         raise DataError(f"--protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
+    serving = serving_options(precision, engine)
     proto: Protocol = "streaming" if protocol == "streaming" else "offline"
     art = load_artifact(artifact)
     cfg = art.config
@@ -45,6 +57,8 @@ def evaluate(
             cfg.evaluation.batch_size,
             str(pick_device(cfg.training.device)),
             on_clip=lambda n: status.update(f"scored clip {n}"),
+            precision=serving.precision,
+            engine=serving.engine,
         )
     if video_clip is not None and video_clip not in scored.labels:
         raise DataError(
@@ -59,10 +73,21 @@ def evaluate(
     console.print(
         f"{proto}: micro AUC [bold]{rep['micro_auc']:.4f}[/], macro AUC {rep['macro_auc']:.4f}, "
         f"EER {rep['eer']:.4f}, F1 {rep['f1']:.4f} over {rep['frames']} frames "
-        f"({rep['windows_per_s']:.1f} windows/s) -> {report}"
+        f"({rep['windows_per_s']:.1f} windows/s, network {rep['model_engine']} "
+        f"{rep['model_precision']}) -> {report}"
     )
     if plots is not None:
         with console.status("drawing plots"):
             paths = draw_plots(art, scored, result, plots, cfg.evaluation.heatmaps, video_clip)
         for p in paths:
             console.print(f"  plot: {p}")
+
+
+def serving_options(precision: str, engine: str) -> ServingConfig:
+    """--precision and --engine checked by the serving config's own rules."""
+    try:
+        return ServingConfig(precision=precision, engine=engine)
+    except ValidationError as err:
+        first = err.errors()[0]
+        option = f"--{first['loc'][0]}" if first["loc"] else "--precision/--engine"
+        raise ConfigError(f"{option}: {first['msg']}, got {first['input']!r}") from None

@@ -71,12 +71,20 @@ class ServingConfig(StrictModel):
         "at the default input size; 0 = off. Windows of a camera must reach the same "
         "replica for hits.",
     )
-    precision: Literal["fp32", "bf16", "fp16"] = Field(
-        "fp32",
-        description="The network's arithmetic: fp32, or bf16/fp16 autocast (on a GPU, "
-        "bf16 or fp16 with tensor cores; on a CPU bf16 pays only with AMX/AVX512-BF16). "
-        "`streamproc bench cost --variant` measures it; scores shift slightly, so "
-        "recalibrate (`streamproc model recalibrate`) after changing it.",
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
+        "auto",
+        description="The network's arithmetic: fp32, or bf16/fp16 autocast; 'auto' = bf16 "
+        "where the replica's device computes it natively (a CPU with AMX or AVX512-BF16, a "
+        "GPU with bf16 support), fp32 elsewhere (on a CPU, bf16 pays only where it is native). "
+        "`streamproc bench model` measures each (speed, score change, "
+        "calibration shift); `streamproc eval --precision` scores the same way.",
+    )
+    engine: Literal["eager", "compile"] = Field(
+        "eager",
+        description="How the network runs: 'eager' torch, or 'compile' (torch.compile: "
+        "fused kernels, the same scores; needs a C++ compiler in the replica image and "
+        "some CPU seconds of compilation when a replica loads a model). `streamproc bench "
+        "model` measures it.",
     )
     max_batch_size: int = Field(16, ge=1, description="@serve.batch: windows per model call.")
     batch_wait_timeout_s: float = Field(
@@ -117,3 +125,9 @@ class ServingConfig(StrictModel):
         if self.device == "cuda" and self.num_gpus == 0 and self.mode == "serve":
             raise ValueError("serving.device is 'cuda' but serving.num_gpus is 0; set num_gpus > 0")
         return self
+
+
+# What a replica runs when the config says nothing: the defaults of every other way in to
+# the scorer (the Serve app's arguments, `streamproc eval`, recalibration) follow these.
+DEFAULT_PRECISION = ServingConfig.model_fields["precision"].default
+DEFAULT_ENGINE = ServingConfig.model_fields["engine"].default

@@ -13,12 +13,15 @@ import numpy as np
 
 from streamproc.config import StreamprocConfig
 from streamproc.config.alerts import AlertsConfig
+from streamproc.config.serving import DEFAULT_ENGINE, DEFAULT_PRECISION
 from streamproc.config.threshold import ThresholdConfig
 from streamproc.evaluation.baseline import BASELINE_PATCH, baseline_preprocess, baseline_raw
 from streamproc.evaluation.protocols import Protocol, ProtocolResult, RawScores, run_protocol
 from streamproc.model.artifact import Artifact
 from streamproc.model.calibration import score_stats
 from streamproc.model.clip import score_clip
+from streamproc.model.device import PrecisionSetting, resolve_precision
+from streamproc.model.engine import Engine
 from streamproc.sources.dataset import Clip, open_split
 from streamproc.sources.frames import read_frames
 from streamproc.threshold.policy import Calibrated, Policy
@@ -51,11 +54,18 @@ def score_dataset(
     batch: int,
     device: str = "cpu",
     on_clip: Callable[[str], None] | None = None,
+    precision: PrecisionSetting = DEFAULT_PRECISION,
+    engine: Engine = DEFAULT_ENGINE,
 ) -> ScoredDataset:
-    """Score every test clip of ``data`` with the artifact's model."""
+    """Score every test clip of ``data`` with the artifact's model, in the arithmetic a
+    replica with the same ``serving.precision`` and ``engine`` uses on this device (by
+    default the serving config's defaults, so that `streamproc eval` and the benchmarks'
+    eval scores equal what a default pipeline publishes; ``extra``: the resolved
+    ``model_precision`` and the ``model_engine``, which the reports carry)."""
     clips = open_split(data, "test", require_labels=True)
-    scorer = art.scorer(device)
-    out = ScoredDataset({}, {}, clips)
+    resolved = resolve_precision(precision, device)
+    scorer = art.scorer(device, resolved, engine)
+    out = ScoredDataset({}, {}, clips, extra={"model_precision": resolved, "model_engine": engine})
     for clip in clips:
         t0 = time.perf_counter()
         frames = preprocess_clip(read_frames(clip.path), art.config.data.preprocess)
@@ -132,6 +142,7 @@ def report_for(
         **result.report,
         "calibrated_threshold": cal.mean + cal.k * cal.std,
         "windows": scored.windows,
+        **scored.extra,
         "windows_per_s": round(scored.windows_per_s, 2),
         "frames_per_s": round(scored.frames_per_s, 2),
         "scoring": cfg.scoring.method,

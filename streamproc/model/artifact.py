@@ -28,8 +28,10 @@ from streamproc import __version__
 from streamproc.config import StreamprocConfig, config_from_dict
 from streamproc.errors import ArtifactError, ConfigError
 from streamproc.model.base import AnomalyModel
+from streamproc.model.device import Precision
+from streamproc.model.engine import Engine
 from streamproc.model.registry import build_model
-from streamproc.model.scoring import Calibration, Precision, WindowScorer
+from streamproc.model.scoring import Calibration, WindowScorer
 
 # The sections a model carries; deployment sections (cameras, transport, ...) and their
 # secrets never go into an artifact.
@@ -53,17 +55,30 @@ class Artifact:
     def threshold(self) -> float:
         return float(self.stats["threshold"])
 
+    @property
+    def window_shape(self) -> tuple[int, int, int, int]:
+        """(C, T, H, W) of one model input window."""
+        p = self.config.data.preprocess
+        return (p.channels, self.config.data.window.length, p.height, p.width)
+
     def scorer(
-        self, device: torch.device | str = "cpu", precision: Precision = "fp32"
+        self,
+        device: torch.device | str = "cpu",
+        precision: Precision = "fp32",
+        engine: Engine = "eager",
     ) -> WindowScorer:
-        return WindowScorer(
+        """A scorer of this model, warmed up (a compiled engine compiles here)."""
+        scorer = WindowScorer(
             self.model,
             self.config.scoring,
             self.calibration,
             device,
             self.config.data.preprocess.appearance_channels,
             precision,
+            engine,
         )
+        scorer.warm_up(self.window_shape)
+        return scorer
 
 
 def content_hash(directory: Path) -> str:

@@ -13,7 +13,7 @@ from typing import Any, Literal, cast
 from pydantic import BaseModel, Field
 from ray.serve import Application
 
-from streamproc.config.serving import ServingConfig
+from streamproc.config.serving import DEFAULT_ENGINE, DEFAULT_PRECISION, ServingConfig
 from streamproc.serving.deployment import AnomalyScorer
 
 IMPORT_PATH = "streamproc.serving.app:build_app"
@@ -26,7 +26,10 @@ class AppArgs(BaseModel):
     batch_wait_timeout_s: float = Field(0.01, ge=0)
     threads: int | None = Field(None, ge=1, description="torch CPU threads; None = Ray's.")
     frame_cache_frames: int = Field(1024, ge=0, description="serving.frame_cache_frames.")
-    precision: Literal["fp32", "bf16", "fp16"] = Field("fp32", description="serving.precision.")
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
+        DEFAULT_PRECISION, description="serving.precision."
+    )
+    engine: Literal["eager", "compile"] = Field(DEFAULT_ENGINE, description="serving.engine.")
 
 
 def bind_scorer(args: AppArgs, options: dict[str, Any] | None = None) -> Application:
@@ -44,6 +47,7 @@ def bind_scorer(args: AppArgs, options: dict[str, Any] | None = None) -> Applica
             args.threads,
             args.frame_cache_frames,
             args.precision,
+            args.engine,
         ),
     )
 
@@ -94,6 +98,7 @@ def serve_config(cfg: ServingConfig, artifact: str) -> dict[str, Any]:
                     "threads": cfg.threads,
                     "frame_cache_frames": cfg.frame_cache_frames,
                     "precision": cfg.precision,
+                    "engine": cfg.engine,
                 },
                 "deployments": [deployment],
             }

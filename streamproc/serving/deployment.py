@@ -24,7 +24,9 @@ from typing import Any, cast
 from ray import serve
 from ray.serve.config import RequestRouterConfig
 
-from streamproc.model.scoring import Precision
+from streamproc.config.serving import DEFAULT_ENGINE, DEFAULT_PRECISION
+from streamproc.model.device import PrecisionSetting
+from streamproc.model.engine import Engine
 from streamproc.ray_cluster import configured_token
 from streamproc.serving import hangpoint
 from streamproc.serving.http_codec import decode_batch, encode_results
@@ -47,9 +49,12 @@ class AnomalyScorer:
         batch_wait_timeout_s: float = 0.01,
         threads: int | None = None,
         frame_cache_frames: int = 1024,
-        precision: Precision = "fp32",
+        precision: PrecisionSetting = DEFAULT_PRECISION,
+        engine: Engine = DEFAULT_ENGINE,
     ) -> None:
-        self.service = ScoringService(artifact, device, frame_cache_frames, threads, precision)
+        self.service = ScoringService(
+            artifact, device, frame_cache_frames, threads, precision, engine
+        )
         self.max_batch_size = max_batch_size
         self.score_many.set_batch_wait_timeout_s(batch_wait_timeout_s)  # type: ignore[attr-defined]
         self.score.set_max_batch_size(max_batch_size)  # type: ignore[attr-defined]

@@ -36,6 +36,7 @@ def launch(cfg: ServingConfig, artifact: str | Path, http_port: int | None = Non
         threads=cfg.threads,
         frame_cache_frames=cfg.frame_cache_frames,
         precision=cfg.precision,
+        engine=cfg.engine,
     )
     opts = deployment_options(cfg)
     app = bind_scorer(args, opts)

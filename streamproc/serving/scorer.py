@@ -13,10 +13,12 @@ import cv2
 import numpy as np
 import torch
 
+from streamproc.config.serving import DEFAULT_ENGINE, DEFAULT_PRECISION
 from streamproc.cpu import stage
 from streamproc.model.artifact import Artifact, load_artifact
-from streamproc.model.device import pick_device
-from streamproc.model.scoring import Precision, WindowScorer
+from streamproc.model.device import Precision, PrecisionSetting, pick_device, resolve_precision
+from streamproc.model.engine import Engine
+from streamproc.model.scoring import WindowScorer
 from streamproc.serving.frame_cache import FrameCache, frame_key
 from streamproc.windowing.preprocess import FramePreprocessor
 
@@ -80,13 +82,15 @@ class ScoringService:
         device: str = "auto",
         cache_frames: int = 1024,
         threads: int | None = None,
-        precision: Precision = "fp32",
+        precision: PrecisionSetting = DEFAULT_PRECISION,
+        engine: Engine = DEFAULT_ENGINE,
     ) -> None:
         if threads:  # process-wide: one model per process (a replica, or a worker's own)
             torch.set_num_threads(threads)
             cv2.setNumThreads(threads)
         self.device = pick_device(device)
-        self.precision: Precision = precision
+        self.precision: Precision = resolve_precision(precision, self.device)
+        self.engine: Engine = engine
         self.cache = FrameCache(cache_frames)
         self._lock = threading.Lock()
         self.artifact_path = ""
@@ -104,7 +108,8 @@ class ScoringService:
 
     def load(self, path: str | Path) -> str:
         art = load_artifact(path)  # fully built before the swap
-        scorer = art.scorer(self.device, self.precision)  # once per artifact, not per batch
+        # once per artifact, not per batch; a compiled engine compiles here
+        scorer = art.scorer(self.device, self.precision, self.engine)
         with self._lock:
             self._loaded, self.artifact_path = (art, scorer), str(path)
             self.cache = FrameCache(self.cache.capacity)  # inputs of the old preprocessing

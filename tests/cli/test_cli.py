@@ -75,8 +75,11 @@ def test_eval_writes_report_and_plots(
         "f1",
         "frames",
         "windows_per_s",
+        "model_precision",  # serving.precision's default, resolved on this CPU
+        "model_engine",
     ):
         assert key in rep
+    assert rep["model_precision"] in ("fp32", "bf16") and rep["model_engine"] == "eager"
     assert rep["frames"] == 80 and 0 <= rep["micro_auc"] <= 1
     names = {p.name for p in (tmp_path / "plots").iterdir()}
     assert {"roc.png", "timelines.png", "heatmaps.png"} <= names
@@ -128,6 +131,22 @@ def test_bad_inputs_give_clear_errors(
     )
     assert res.exit_code == 2 and "--protocol must be one of streaming, offline" in res.output
     assert "Traceback" not in res.output
+    res = runner.invoke(
+        app,
+        [
+            "eval",
+            "--data",
+            str(synthetic_dataset),
+            "--artifact",
+            str(cli_artifact),
+            "--precision",
+            "int8",
+            "--report",
+            str(tmp_path / "r.json"),
+        ],
+    )
+    assert res.exit_code == 2 and "--precision" in res.output and "'int8'" in res.output
+    assert "'auto', 'fp32', 'bf16' or 'fp16'" in res.output
 
 
 def test_config_validate_points_at_key(tmp_path: Path) -> None:

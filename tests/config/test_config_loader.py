@@ -95,3 +95,16 @@ def test_predicted_frames_must_leave_frames_to_predict_from() -> None:
     with pytest.raises(ConfigError, match=r"model.predict_frames \(8\) must be smaller"):
         config_from_dict({"model": {"predict_frames": 8}}, "test")
     assert config_from_dict({"model": {"predict_frames": 7}}, "test").model.predict_frames == 7
+
+
+def test_serving_precision_and_engine_name_the_valid_values(tmp_path: Path) -> None:
+    f = tmp_path / "c.yaml"
+    f.write_text("serving:\n  precision: auto\n  engine: compile\n")
+    cfg = load_config(f)
+    assert cfg.serving.precision == "auto" and cfg.serving.engine == "compile"
+    f.write_text("serving:\n  precision: int8\n")
+    with pytest.raises(ConfigError, match=r"serving\.precision.*'auto', 'fp32', 'bf16'.*int8"):
+        load_config(f)
+    f.write_text("serving:\n  engine: onnx\n")
+    with pytest.raises(ConfigError, match=r"serving\.engine.*'eager' or 'compile'.*onnx"):
+        load_config(f)

@@ -126,7 +126,7 @@ def test_heatmaps_leave_the_model_only_for_windows_that_may_alert(tiny_artifact:
 @pytest.mark.parametrize("precision", ["bf16", "fp16"])
 def test_reduced_precision_scores_close_to_fp32(tiny_artifact: Path, precision: str) -> None:
     reqs = [ScoreRequest(f"c{i}", 0, frames(i)) for i in range(3)]
-    fp32 = [r.scores for r in ScoringService(tiny_artifact, "cpu").score(reqs)]
+    fp32 = [r.scores for r in ScoringService(tiny_artifact, "cpu", precision="fp32").score(reqs)]
     low = ScoringService(tiny_artifact, "cpu", precision=precision)  # type: ignore[arg-type]
     assert low._loaded is not None and low._loaded[1].precision == precision
     got = [r.scores for r in low.score(reqs)]

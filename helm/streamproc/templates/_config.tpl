@@ -79,6 +79,7 @@ applications:
       threads: {{ $s.threads | toJson }}
       frame_cache_frames: {{ $s.frame_cache_frames | toJson }}
       precision: {{ $s.precision | toJson }}
+      engine: {{ $s.engine | toJson }}
     deployments:
       - name: {{ $s.deployment_name | toJson }}
         max_ongoing_requests: {{ $s.max_ongoing_requests | toJson }}
