@@ -11,8 +11,11 @@ import cv2
 import numpy as np
 import pytest
 
+from streamproc.config import StreamprocConfig
 from streamproc.config.cameras import CameraConfig
 from streamproc.config.state import EmbeddedStateConfig
+from streamproc.config.transport import KafkaTransportConfig
+from streamproc.pipeline import Pipeline
 from streamproc.runtime.ingest import Ingest
 from streamproc.runtime.positions import Positions, fingerprint
 from streamproc.threshold import EmbeddedStateStore, IngestPosition, StateStoreError
@@ -213,3 +216,12 @@ def test_acknowledgements_only_move_forward_and_the_end_finishes(
     positions.acked("other", 3, 0, 0)  # a camera never begun (live) is not tracked
     positions.flush()
     assert store.get_position("other") is None
+
+
+def test_only_a_durable_transport_resumes(tmp_path: Path) -> None:
+    cfg = StreamprocConfig()  # the embedded broker: its windows die with the process
+    assert not Pipeline(cfg, tmp_path)._resumable()
+    cfg.transport = KafkaTransportConfig(bootstrap_servers="localhost:9092")
+    assert Pipeline(cfg, tmp_path)._resumable()
+    cfg.cameras.resume = False
+    assert not Pipeline(cfg, tmp_path)._resumable()
