@@ -64,10 +64,10 @@ def make_scorer(cfg: StreamprocConfig, artifact: Path) -> ScorerClient:
                 cfg.serving.engine,
             )
         )
+    # With one replica every call lands on it anyway: one call per batch, not one per shard.
+    shards = cfg.serving.camera_shards if cfg.serving.num_replicas != 1 else 0
     if cfg.serving.mode == "http":  # the app runs on the cluster already (the chart's)
-        return HttpScorer(
-            str(cfg.serving.url), cfg.serving.request_timeout_s, shards=cfg.serving.camera_shards
-        )
+        return HttpScorer(str(cfg.serving.url), cfg.serving.request_timeout_s, shards=shards)
     from streamproc.ray_cluster import ensure_ray
     from streamproc.serving.launch import launch
 
@@ -75,9 +75,7 @@ def make_scorer(cfg: StreamprocConfig, artifact: Path) -> ScorerClient:
         launch(cfg.serving, artifact)
     else:
         ensure_ray(cfg.serving.ray_address)
-    return ServeScorer(
-        cfg.serving.app_name, cfg.serving.request_timeout_s, shards=cfg.serving.camera_shards
-    )
+    return ServeScorer(cfg.serving.app_name, cfg.serving.request_timeout_s, shards=shards)
 
 
 @dataclass

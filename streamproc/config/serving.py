@@ -46,7 +46,8 @@ class ServingConfig(StrictModel):
         description="Cameras are hashed into this many shards, and the scorer's router "
         "sends all of a shard's windows to one replica (rendezvous hashing over the "
         "replicas), so a camera's frames hit that replica's frame cache; keep it at least "
-        "the replica count. 0 = each batch to any replica.",
+        "the replica count. 0 = each batch to any replica; with num_replicas 1 a worker "
+        "sends each batch whole (nothing to choose between).",
     )
     num_replicas: int | Literal["auto"] = Field(
         1, description="Fixed replica count, or 'auto' to use `autoscaling`."

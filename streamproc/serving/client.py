@@ -89,13 +89,17 @@ class ServeScorer:
         self.handle = serve.get_app_handle(app_name)
         self.timeout_s = timeout_s  # serving.request_timeout_s
         self.shards = shards
+        self._routed: dict[str, Any] = {}  # shard -> its handle (made once per shard)
 
     def submit(self, requests: list[ScoreRequest]) -> PendingScores:
         if not self.shards:
             return _ServeResponse(self.handle.score_many.remote(requests), self.timeout_s)
         parts: list[tuple[list[int], Part]] = []
         for shard, positions in by_shard(requests, self.shards).items():
-            call = self.handle.options(multiplexed_model_id=shard).score_shard.remote
+            routed = self._routed.get(shard)
+            if routed is None:
+                routed = self._routed[shard] = self.handle.options(multiplexed_model_id=shard)
+            call = routed.score_shard.remote
             response = _ServeResponse(call([requests[i] for i in positions]), self.timeout_s)
             parts.append((positions, response))
         return Sharded(len(requests), parts)

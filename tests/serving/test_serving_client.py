@@ -53,7 +53,7 @@ def test_a_timed_out_request_is_cancelled(shards: int) -> None:
     response = SlowResponse()
     scorer = ServeScorer.__new__(ServeScorer)  # no Ray: the handle is a stand-in
     scorer.handle = handle = Handle(response)
-    scorer.shards = shards
+    scorer.shards, scorer._routed = shards, {}
     scorer.timeout_s = StreamprocConfig(
         serving={"request_timeout_s": 7.5}
     ).serving.request_timeout_s
