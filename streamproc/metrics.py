@@ -72,15 +72,28 @@ WINDOWS_SCORED = Counter(
 BAD_MESSAGES = Counter(
     "streamproc_bad_messages_total",
     "Messages routed to the dead-letter topic, by reason (a fixed set: decode, contract, "
-    "scoring, decision, state, retries-exhausted).",
+    "incomplete, scoring, decision, state, retries-exhausted).",
     ["reason"],
     registry=REGISTRY,
 )
 WINDOWS_SKIPPED = Counter(
     "streamproc_windows_skipped_total",
     "Windows not applied, by reason: retired-stream (a late window of a camera's capture "
-    "session that a newer one replaced).",
+    "session that a newer one replaced), replayed (a version-2 window re-read after a "
+    "restart or rebalance without the earlier frames it carries, already applied).",
     ["reason"],
+    registry=REGISTRY,
+)
+FRAME_MEMORY_BYTES = Gauge(
+    "streamproc_frame_memory_bytes",
+    "Pixels a worker keeps so that version-2 messages (each frame sent once) can be "
+    "built into windows (worker.frame_memory_mb bounds it).",
+    registry=REGISTRY,
+)
+FRAME_MEMORY_EVICTED = Counter(
+    "streamproc_frame_memory_evicted_total",
+    "Cameras forgotten because the frame memory was over worker.frame_memory_mb; their "
+    "next partial windows are dead-lettered (incomplete).",
     registry=REGISTRY,
 )
 INVALID_SETTINGS = Counter(

@@ -136,6 +136,7 @@ class Pipeline:
             max_message_bytes=self.cfg.worker.max_message_bytes,
             codec=self.cfg.cameras.codec,
             jpeg_quality=self.cfg.cameras.jpeg_quality,
+            wire_version=self.cfg.cameras.wire_version,
             positions=self._positions if self._resumable() else None,
             from_start=self.from_start,
         )
@@ -167,6 +168,7 @@ class Pipeline:
             window_length=self._window.length,
             retry_deadline_s=cfg.worker.retry_deadline_s,
             max_attempts=cfg.worker.max_attempts,
+            frame_memory_bytes=cfg.worker.frame_memory_mb << 20,
         )
         t = threading.Thread(target=worker.run, name=name, daemon=True)
         self.workers.append(worker)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from streamproc.config import StreamprocConfig, apply_overrides
+from streamproc.runtime.assembly import FrameMemory
+from streamproc.transport.base import Record
+from streamproc.transport.wire import WireWindow, decode_message
 
 TINY: dict[str, Any] = {
     "data.preprocess.height": 32,
@@ -29,3 +33,14 @@ def tiny_config(**extra: Any) -> StreamprocConfig:
     return apply_overrides(
         StreamprocConfig(), {**TINY, **{k.replace("__", "."): v for k, v in extra.items()}}
     )
+
+
+def read_windows(values: Iterable[bytes]) -> list[WireWindow]:
+    """The whole windows of frames-topic messages in the order sent (wire version 1 or 2),
+    built as a worker builds them."""
+    memory = FrameMemory()
+    out = []
+    for offset, value in enumerate(values):
+        record = Record("frames", 0, offset, None, value, 0)
+        out.append(memory.build(decode_message(value), record).window)
+    return out

@@ -39,6 +39,14 @@ class WorkerConfig(StrictModel):
         description="/healthz fails when a worker holding polled records committed nothing "
         "for this long (or its loop died), so Kubernetes restarts a stuck worker.",
     )
+    frame_memory_mb: int = Field(
+        1024,
+        ge=16,
+        description="Most pixels a worker keeps so that wire-version-2 messages (each frame "
+        "sent once) become whole windows: a window's worth per camera it reads (a gray "
+        "360x240 camera with windows of 8: 0.7 MB). Past it the least recently seen "
+        "cameras are forgotten and their next partial windows dead-lettered (incomplete).",
+    )
     max_message_bytes: int = Field(
         1_000_000,
         ge=10_000,

@@ -1,8 +1,10 @@
 """A batch in the stream worker's hands: the records of one poll and how far each got.
 
-Each record ends applied to its camera's state (``result`` set, no ``failure``) or
-dead-lettered (``failure`` set, then ``dead_lettered`` once the flush delivered it); the
-batch's offsets are committed only when every record has ended one of those two ways.
+Each record ends applied to its camera's state (``result`` set, no ``failure``),
+dead-lettered (``failure`` set, then ``dead_lettered`` once the flush delivered it) or
+skipped (a version-2 window re-read without the frames it carries, found already
+applied); the batch's offsets are committed only when every record has ended one of
+those ways.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from streamproc.serving.client import PendingScores
 from streamproc.serving.scorer import ScoreResult
 from streamproc.threshold.base import CameraSettings
 from streamproc.transport.base import Record
-from streamproc.transport.wire import WireWindow
+from streamproc.transport.wire import WireMessage, WireWindow
 
 
 @dataclass
@@ -23,6 +25,10 @@ class Item:
 
     record: Record
     window: WireWindow | None = None
+    since: int | None = None  # built with frames of earlier records: the oldest's offset
+    partial: WireMessage | None = None  # a window that could not be built; why: ``missing``
+    missing: str = ""
+    skipped: bool = False
     result: ScoreResult | None = None
     failure: Failure | None = None  # set: dead-lettered, never applied
     dead_lettered: bool = False  # its dead letter was flushed (not sent again on a retry)
@@ -50,3 +56,10 @@ class Batch:
 
     def scored(self) -> list[Item]:
         return [i for i in self.items if i.result is not None and i.failure is None]
+
+    def unsettled(self) -> list[Item]:
+        """Windows that could not be built and are neither skipped nor dead-lettered yet."""
+        return [i for i in self.items if i.partial and not i.skipped and i.failure is None]
+
+    def done(self) -> bool:
+        return all(i.result is not None or i.dead_lettered or i.skipped for i in self.items)

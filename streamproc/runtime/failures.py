@@ -22,7 +22,9 @@ from pydantic import ValidationError
 from streamproc.errors import ServiceUnavailableError, StreamprocError
 from streamproc.threshold.errors import CorruptStateError, StateStoreError
 
-Reason = Literal["decode", "contract", "scoring", "decision", "state", "retries-exhausted"]
+Reason = Literal[
+    "decode", "contract", "incomplete", "scoring", "decision", "state", "retries-exhausted"
+]
 REASONS: tuple[Reason, ...] = get_args(Reason)
 
 MAX_ERROR_CHARS = 1000  # of the dead-letter `error` header

@@ -11,6 +11,11 @@ continues it after the last acknowledged window, in the same session and numberi
 Frames dropped because the producer side was too slow are never numbered; the capture
 timestamps in each window show such a gap, as they show a reconnect.
 
+With wire version 2 (the default) a message carries only the frames the camera's
+previous message did not (``transport/wire.py``); it is made whole again when it is the
+camera's first, after a window that was not sent or not delivered, after a change of
+frame size, or after ``WHOLE_AFTER_S`` without a message.
+
 Messages carry the header ``camera`` and, when the source knows the ground truth
 (synthetic scenes), ``labels``: a JSON list with one 0/1 per window frame, so demos
 and tests can check alerts against it.
@@ -42,7 +47,7 @@ from streamproc.sources.camera import CameraSource, Clock, Frame, open_camera
 from streamproc.sources.runner import CameraRunner, CameraStatus
 from streamproc.threshold.base import IngestPosition
 from streamproc.transport.base import Producer
-from streamproc.transport.wire import WireWindow, encode_window
+from streamproc.transport.wire import WHOLE_AFTER_S, WireWindow, encode_window
 from streamproc.windowing.windows import Window, Windower
 
 log = logging.getLogger(__name__)
@@ -64,6 +69,10 @@ class _CameraPipe:
     # (seq, source index) of the frames the windower holds, for the camera's position
     indexes: deque[tuple[int, int]] = field(default_factory=deque)
     last_sent: int = -1  # last frame of the newest window handed to the producer
+    # The previous message, for wire version 2: (window seq, last frame, frame shape)
+    sent: tuple[int, int, tuple[int, ...]] | None = None
+    sent_at: float = 0.0  # monotonic time it was handed to the producer
+    whole_next: bool = False  # a message was not delivered: send the next one whole
 
 
 class Ingest:
@@ -80,6 +89,7 @@ class Ingest:
         max_message_bytes: int = 1_000_000,
         codec: Literal["auto", "raw", "jpeg"] = "auto",
         jpeg_quality: int = 90,
+        wire_version: Literal[1, 2] = 2,
         queue_size: int = 8,
         clock: Clock = time.time,
         sleep: Callable[[float], object] | None = None,
@@ -105,7 +115,7 @@ class Ingest:
         # which keep their session); this id tells workers so.
         self.stream = f"{int(clock() * 1000):x}-{uuid.uuid4().hex[:8]}"
         self.max_message_bytes, self.jpeg_quality = max_message_bytes, jpeg_quality
-        self.codec = codec
+        self.codec, self.wire_version = codec, wire_version
         # Producers are not promised to be thread-safe; sends are short, so one lock is cheap.
         self._send_lock = threading.Lock()
         self._failure_logged: dict[str, float] = {}  # camera -> last delivery warning
@@ -233,9 +243,11 @@ class Ingest:
         wire = WireWindow(
             camera_id, window.seq, window.frames, window.timestamps, window.context, pipe.stream
         )
+        carried = self._carried(pipe, window)
         with stage("encode"):
-            value = self._encode(pipe, wire)
+            value = self._encode(pipe, wire, carried)
         if value is None:
+            pipe.sent = None  # the worker does not get these frames: the next goes whole
             return
         headers = list(pipe.header)
         # The windower's window ends at the frame just pushed, as does the label deque.
@@ -252,8 +264,28 @@ class Ingest:
                 on_delivery=lambda err: self._delivered(camera_id, err, mark),
             )
         pipe.last_sent = mark[0]
+        pipe.sent = (window.seq, mark[0], window.frames.shape[1:])
+        pipe.sent_at = time.monotonic()
         size = len(value) + len(camera_id.encode()) + sum(len(k) + len(v) for k, v in headers)
         FRAMES_TOPIC_BYTES.labels(codec="jpeg" if pipe.jpeg else "raw").inc(size)
+
+    def _carried(self, pipe: _CameraPipe, window: Window) -> int | None:
+        """How many leading frames (context included) the worker has from the camera's
+        previous message: None for wire version 1, 0 for a whole window."""
+        if self.wire_version < 2:
+            return None
+        prev = None if pipe.whole_next else pipe.sent
+        pipe.whole_next = False  # a failure reported from here on makes the next one whole
+        first = window.seq - int(window.context is not None)
+        last = window.seq + len(window.frames) - 1
+        if (
+            prev is None
+            or time.monotonic() - pipe.sent_at > WHOLE_AFTER_S
+            or first < prev[0]  # the worker keeps frames from the previous window's seq on
+            or prev[2] != window.frames.shape[1:]
+        ):
+            return 0
+        return max(0, min(prev[1], last - 1) - first + 1)
 
     @staticmethod
     def _mark(pipe: _CameraPipe, last: int) -> tuple[int, int, int]:
@@ -272,16 +304,18 @@ class Ingest:
                 self.positions.acked(camera_id, *mark)
             return
         WINDOWS_DELIVERY_FAILED.labels(camera=camera_id).inc()
+        self._pipes[camera_id].whole_next = True
         now = time.monotonic()
         if now - self._failure_logged.get(camera_id, -WARN_EVERY_S) >= WARN_EVERY_S:
             self._failure_logged[camera_id] = now  # an outage fails every window: log a few
             log.warning("camera %s: a window was not delivered: %s", camera_id, err)
 
-    def _encode(self, pipe: _CameraPipe, wire: WireWindow) -> bytes | None:
-        """The window in the camera's codec (cameras.codec); None if it is too large."""
+    def _encode(self, pipe: _CameraPipe, wire: WireWindow, carried: int | None) -> bytes | None:
+        """The window in the camera's codec (cameras.codec), without its first ``carried``
+        frames; None if it is too large."""
         limit = self.max_message_bytes
         if not pipe.jpeg:
-            raw = encode_window(wire, "raw")
+            raw = encode_window(wire, "raw", carried=carried)
             if len(raw) <= limit:
                 return raw
             if self.codec == "raw":
@@ -296,7 +330,7 @@ class Ingest:
                 limit,
                 self.jpeg_quality,
             )
-        value = encode_window(wire, "jpeg", self.jpeg_quality)
+        value = encode_window(wire, "jpeg", self.jpeg_quality, carried)
         if len(value) <= limit:
             return value
         self._too_large(pipe, wire, len(value))

@@ -22,6 +22,12 @@ still fails alone is dead-lettered as ``retries-exhausted``. Nothing is committe
 record that was neither applied nor dead-lettered. A crash anywhere re-delivers the
 uncommitted windows (at-least-once); already-applied frames are skipped by sequence
 number and pending outbox messages are re-sent, with the same ids.
+
+Version-2 messages carry each frame once (``transport/wire.py``); the worker builds their
+windows from the frames it keeps (``runtime/assembly.py``) and commits no partition past
+the oldest record holding a frame that a window in hand or still to come needs, so a
+restart re-reads what it needs. A re-read window that cannot be built is skipped when
+its camera's state shows it applied, else dead-lettered (``incomplete``).
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from streamproc.alerts.sinks import AlertSink, FanOut, LogSink, TopicSink, outbo
 from streamproc.config.transport import TopicsConfig
 from streamproc.cpu import stage
 from streamproc.runtime import killpoint
+from streamproc.runtime.assembly import FrameMemory, Incomplete
 from streamproc.runtime.batch import Batch, Item
 from streamproc.runtime.contract import check_window
 from streamproc.runtime.failures import (
@@ -56,7 +63,7 @@ from streamproc.threshold.base import CameraSettings, CameraState, StateStore
 from streamproc.threshold.errors import CorruptStateError
 from streamproc.threshold.policy import Calibrated, Policy
 from streamproc.transport.base import Consumer, Producer, Record
-from streamproc.transport.wire import WireWindow, decode_window
+from streamproc.transport.wire import WireWindow, decode_message, encode_window
 
 log = logging.getLogger("streamproc.worker")
 LAG_EVERY_S = 1.0  # the lag gauge costs a broker round trip (end offsets) on Kafka
@@ -71,7 +78,7 @@ class WorkerStats:
     bad_messages: int = 0
     batches: int = 0
     published: int = 0
-    skipped: int = 0  # windows of a retired stream (late, after a capture restart)
+    skipped: int = 0  # late windows of a retired stream; re-read ones already applied
     gone: int = 0  # incidents ended because their camera stopped sending
     errors: deque[str] = field(default_factory=lambda: deque(maxlen=MAX_ERRORS_KEPT))
 
@@ -96,6 +103,7 @@ class StreamWorker:
         max_attempts: int = 5,
         backoff_s: tuple[float, float] = (0.5, 30.0),
         sink: AlertSink | None = None,
+        frame_memory_bytes: int = 1 << 30,
     ) -> None:
         self.consumer, self.producer, self.store, self.scorer = consumer, producer, store, scorer
         self.topics, self.policy, self.cal = topics, policy, calibrated
@@ -105,6 +113,7 @@ class StreamWorker:
         self.sink = sink or (FanOut(topic_sink, LogSink(on_message)) if on_message else topic_sink)
         self.max_in_flight = max(1, max_in_flight)
         self.window_length = window_length  # the model's; None accepts any length
+        self.memory = FrameMemory(frame_memory_bytes)
         self.retry_deadline_s, self.max_attempts = retry_deadline_s, max(1, max_attempts)
         self.backoff_s = backoff_s  # (first, longest) wait between attempts
         self.stats = WorkerStats()
@@ -232,15 +241,22 @@ class StreamWorker:
         # Broad on purpose: the records are polled, so an error escaping here would
         # drop them unseen; a bug in a check dead-letters them instead (replayable).
         try:
-            window = decode_window(rec.value)
-        except Exception as err:  # WireError; decode_window raises nothing else
+            msg = decode_message(rec.value)
+            built = self.memory.build(msg, rec)
+        except Incomplete as err:  # settled in _finish: skipped if applied, else dead
+            item.partial, item.missing = msg, str(err)
+            return item
+        except Exception as err:  # WireError; decode_message raises nothing else
             item.failure = Failure.of("decode", err)
-        else:
-            try:
-                check_window(window, self.window_length, time.time())
-                item.window = window
-            except Exception as err:  # ContractError
-                item.failure = Failure.of("contract", err)
+            return item
+        if built.since < rec.offset:
+            item.since = built.since
+        try:
+            check_window(built.window, self.window_length, time.time())
+            item.window = built.window
+        except Exception as err:  # ContractError
+            item.window = built.window  # kept for the dead letter, never scored
+            item.failure = Failure.of("contract", err)
         return item
 
     def _settings(self, camera: str) -> CameraSettings:
@@ -330,6 +346,7 @@ class StreamWorker:
     def _finish(self, batch: Batch) -> int:
         """Scores -> state -> publish -> flush -> clear outbox -> commit. Safe to repeat:
         applying is idempotent by sequence number and outbox ids are stable."""
+        self._settle(batch)
         self._score(batch)
         with stage("state"):
             touched = self._apply_all(batch)
@@ -342,7 +359,7 @@ class StreamWorker:
             # flush has delivered them, and not sent again if a later step is retried.
             bad = [i for i in batch.items if i.failure is not None and not i.dead_lettered]
             for item in bad:
-                self._dead_letter(item.record, item.failure)  # type: ignore[arg-type]
+                self._dead_letter(item)
             self.sink.flush()
             if bad:
                 self.producer.flush()  # the dead letters (a no-op if the sink flushed it)
@@ -355,12 +372,12 @@ class StreamWorker:
         with stage("state"):
             for camera, state in touched.items():
                 self._clear_outbox(camera, state.outbox)
-        if not all(i.result is not None or i.dead_lettered for i in batch.items):
+        if not batch.done():
             # Cannot happen by construction; if it ever did, committing would lose windows.
             raise RuntimeError("a record of the batch was neither applied nor dead-lettered")
         killpoint.reached("commit")  # before it
         with stage("publish"):
-            self.consumer.commit(batch.offsets)
+            self.consumer.commit(self._commit_offsets(batch))
         self.progress_at = time.monotonic()
         self._holding -= 1
         self.stats.batches += 1
@@ -382,7 +399,46 @@ class StreamWorker:
                     raise
         return touched
 
-    def _dead_letter(self, rec: Record, failure: Failure) -> None:
+    def _settle(self, batch: Batch) -> None:
+        """Each window that could not be built: skipped if its camera's state shows it
+        applied (a re-read after a restart or rebalance), else dead-lettered."""
+        for item in batch.unsettled():
+            msg = item.partial
+            assert msg is not None
+            try:
+                state = self.store.get_state(msg.camera)
+            except Exception as err:
+                item.failure = failure_while_applying(err, batch.exhausted)
+                if item.failure is None:
+                    raise
+                continue
+            last = msg.seq + len(msg.timestamps) - 1
+            applied = state is not None and state.stream == msg.stream and state.last_seq >= last
+            if applied or is_retired(state, msg.stream):
+                item.skipped = True
+                self.stats.skipped += 1
+                metrics.WINDOWS_SKIPPED.labels(reason="replayed").inc()
+            else:
+                item.failure = Failure("incomplete", item.missing[:MAX_ERROR_CHARS], "Incomplete")
+
+    def _commit_offsets(self, batch: Batch) -> dict[tuple[str, int], int]:
+        """The batch's offsets, held back to the oldest record holding a frame that a
+        later window needs: one kept in memory, or one a window in hand was built from."""
+        try:
+            owned: set[tuple[str, int]] | None = self.consumer.assignment()
+        except Exception:  # only prunes memory; never a reason to stop
+            owned = None
+        held = self.memory.pins(owned)
+        at = next((n for n, b in enumerate(self._in_flight) if b is batch), -1)
+        for item in (i for b in list(self._in_flight)[at + 1 :] for i in b.items):
+            if item.since is not None:
+                tp = (item.record.topic, item.record.partition)
+                held[tp] = min(held.get(tp, item.since), item.since)
+        return {tp: min(off, held.get(tp, off)) for tp, off in batch.offsets.items()}
+
+    def _dead_letter(self, item: Item) -> None:
+        rec, failure = item.record, item.failure
+        assert failure is not None
         log.warning(
             "dead-letter %s[%d]@%d (%s): %s",
             rec.topic,
@@ -399,7 +455,13 @@ class StreamWorker:
             ("source_partition", str(rec.partition).encode()),
             ("source_offset", str(rec.offset).encode()),
         ]
-        self.producer.send(self.topics.dead_letter, rec.value, rec.key, headers)
+        value = rec.value
+        if item.since is not None and item.window is not None:
+            # Built with frames of earlier records: the dead letter holds the whole
+            # window (version 1), so it can be replayed on its own.
+            value = encode_window(item.window)
+            headers.append(("rebuilt_from_offset", str(item.since).encode()))
+        self.producer.send(self.topics.dead_letter, value, rec.key, headers)
 
     def _apply(self, w: WireWindow, r: ScoreResult, settings: CameraSettings) -> CameraState:
         cal = Calibrated(self.cal.mean, self.cal.std, self.cal.k, r.model_version)

@@ -1,7 +1,7 @@
 """The wire format of a frame window: a small binary preamble, a JSON header, raw pixels.
 
     bytes 0-2   magic b"SPW"
-    byte  3     format version (1)
+    byte  3     format version (1 or 2)
     bytes 4-7   header length H, unsigned 32-bit big-endian
     bytes 8..   H bytes of UTF-8 JSON header (fields below)
     rest        pixel payload
@@ -15,6 +15,18 @@ in C order, BGR for colour; "jpeg": N concatenated JPEG images whose byte sizes 
 ``sizes``), optional ``stream`` (id of the capture session: ``seq`` restarts from 0
 when a camera's ingest restarts, and the new id tells the worker so). Unknown header
 fields are ignored, so later versions can add fields.
+
+Version 2 adds ``carried`` (int, 0 <= carried < N): the first ``carried`` of the N frames
+(context included) are not in the payload; they are the last frames of the camera's
+previous message in the same ``stream``, which the reader keeps (``runtime/assembly.py``).
+So with windows of 8 and stride 4 each frame crosses the wire once instead of about 2.2
+times. ``shape`` stays the whole window's; the payload (and ``sizes``) holds its last
+N - carried frames. ``carried`` 0 is a whole window, as in version 1. A sender makes a
+message whole when it is a session's first, when the camera's previous message was not
+delivered or not sent, or when that message is more than ``WHOLE_AFTER_S`` old; a
+reader may forget a camera's frames once its partition has messages ``FORGET_AFTER_S``
+newer than the camera's last. A version-1 reader refuses version 2 (upgrade the workers
+before the ingest); this reader takes both.
 
 Nothing is pickled; any language can produce or read it. A gray 240x360 window of 8
 frames plus context is 778 KB raw, under Kafka's default 1 MB message limit; colour or
@@ -36,7 +48,10 @@ from streamproc.ids import CAMERA_ID_RULE, is_camera_id
 from streamproc.transport.jpeg_header import jpeg_size
 
 MAGIC = b"SPW"
-VERSION = 1
+VERSION = 2  # what this reader takes, and the newest a sender writes
+VERSIONS = (1, 2)
+WHOLE_AFTER_S = 5.0  # a camera silent this long sends its next window whole
+FORGET_AFTER_S = 30.0  # a reader may forget the frames of a camera silent this long
 MAX_HEADER = 64 * 1024
 MAX_FRAMES = 256
 MAX_SIDE = 4096  # frame height and width
@@ -65,21 +80,68 @@ class WireWindow:
         return np.concatenate([self.context[None], self.frames])
 
 
+@dataclass(frozen=True)
+class WireMessage:
+    """One decoded message: a window whose first ``carried`` frames (context included)
+    came in the camera's earlier messages; ``frames`` holds the rest."""
+
+    version: int
+    camera: str
+    seq: int
+    frames: np.ndarray  # (N - carried, H, W[, 3]): the window's last frames
+    timestamps: tuple[float, ...]
+    context: bool
+    stream: str = ""
+    carried: int = 0
+
+    @property
+    def first(self) -> int:
+        """Sequence number of the window's first frame, the context frame included."""
+        return self.seq - int(self.context)
+
+    @property
+    def size(self) -> int:
+        """Frames of the whole window, the context frame included."""
+        return len(self.timestamps) + int(self.context)
+
+    def whole(self, carried: np.ndarray | None = None) -> WireWindow:
+        """The window, with ``carried`` (the frames before the payload's) put in front."""
+        if (0 if carried is None else len(carried)) != self.carried:
+            raise WireError(f"window {self.seq} needs {self.carried} carried frames")
+        frames = self.frames if carried is None else np.concatenate([carried, self.frames])
+        if self.context:
+            ctx = frames[0]
+            return WireWindow(self.camera, self.seq, frames[1:], self.timestamps, ctx, self.stream)
+        return WireWindow(self.camera, self.seq, frames, self.timestamps, None, self.stream)
+
+
 def encode_window(
-    w: WireWindow, encoding: Literal["raw", "jpeg"] = "raw", quality: int = 90
+    w: WireWindow,
+    encoding: Literal["raw", "jpeg"] = "raw",
+    quality: int = 90,
+    carried: int | None = None,
 ) -> bytes:
-    frames = np.ascontiguousarray(w.all_frames(), dtype=np.uint8)
+    """``w`` as one message: version 1 (whole) when ``carried`` is None, else version 2
+    without its first ``carried`` frames (context included), which the reader has from
+    the camera's previous message."""
+    whole = np.ascontiguousarray(w.all_frames(), dtype=np.uint8)
     header: dict[str, Any] = {
         "camera": w.camera,
         "seq": int(w.seq),
         "timestamps": [float(t) for t in w.timestamps],
         "context": w.context is not None,
-        "shape": list(frames.shape),
+        "shape": list(whole.shape),
         "dtype": "uint8",
         "encoding": encoding,
     }
     if w.stream:
         header["stream"] = w.stream
+    version = 1 if carried is None else 2
+    if carried is not None:
+        if not 0 <= carried < len(whole):
+            raise ValueError(f"carried must be in 0..{len(whole) - 1}, got {carried}")
+        header["carried"] = carried
+    frames = whole[carried or 0 :]
     if encoding == "raw":
         payload = frames.tobytes()
     else:
@@ -91,7 +153,7 @@ def encode_window(
             blobs.append(buf.tobytes())
         header["sizes"] = [len(b) for b in blobs]
         payload = b"".join(blobs)
-    return frame_message(header, payload)
+    return frame_message(header, payload, version)
 
 
 def frame_message(header: Any, payload: bytes, version: int = VERSION) -> bytes:
@@ -117,6 +179,18 @@ def _is_int(value: object) -> bool:
 
 
 def decode_window(data: bytes) -> WireWindow:
+    """A message holding a whole window (version 1, or 2 with nothing carried); see
+    ``decode_message``. A version-2 message that carries frames raises WireError."""
+    msg = decode_message(data)
+    if msg.carried:
+        raise WireError(
+            f"camera {msg.camera} window {msg.seq}: {msg.carried} of its frames are in the "
+            "camera's earlier messages (wire version 2); read it with the stream worker"
+        )
+    return msg.whole()
+
+
+def decode_message(data: bytes) -> WireMessage:
     """Parse and validate one message; any problem raises WireError saying what it is.
 
     The checks below name every problem they know; the last resort turns anything they
@@ -130,11 +204,15 @@ def decode_window(data: bytes) -> WireWindow:
         raise WireError(f"malformed frame window ({type(err).__name__}: {err})") from None
 
 
-def _decode(data: bytes) -> WireWindow:
+def _decode(data: bytes) -> WireMessage:
     if len(data) < 8 or data[:3] != MAGIC:
         raise WireError("not a streamproc frame window (bad magic bytes)")
-    if data[3] != VERSION:
-        raise WireError(f"wire format version {data[3]} is not supported (this reader: {VERSION})")
+    version = data[3]
+    if version not in VERSIONS:
+        raise WireError(
+            f"wire format version {version} is not supported (this reader: {VERSIONS}); "
+            "upgrade the stream workers"
+        )
     (hlen,) = struct.unpack(">I", data[4:8])
     if hlen > MAX_HEADER or 8 + hlen > len(data):
         raise WireError(f"header length {hlen} does not fit the {len(data)}-byte message")
@@ -167,23 +245,28 @@ def _decode(data: bytes) -> WireWindow:
                 f"timestamps must be finite unix seconds >= 0, got {str(t)[:40]!r} "
                 f"({type(t).__name__})"
             )
+    carried = _field(header, "carried", int) if version >= 2 and "carried" in header else 0
+    if not 0 <= carried < n:
+        raise WireError(f"carried must be in 0..{n - 1} (N - 1), got {carried}")
+    sent = [n - carried, *shape[1:]]  # the frames in the payload
     payload = data[8 + hlen :]
     if encoding == "raw":
-        expected = int(np.prod(shape))
+        expected = int(np.prod(sent))
         if len(payload) != expected:
-            raise WireError(f"raw payload is {len(payload)} bytes, shape {shape} needs {expected}")
-        frames = np.frombuffer(payload, np.uint8).reshape(shape)
+            raise WireError(
+                f"raw payload is {len(payload)} bytes, {sent[0]} frames of shape {shape} "
+                f"need {expected}"
+            )
+        frames = np.frombuffer(payload, np.uint8).reshape(sent)
     elif encoding == "jpeg":
-        frames = _decode_jpegs(payload, _field(header, "sizes", list), shape)
+        frames = _decode_jpegs(payload, _field(header, "sizes", list), sent)
     else:
         raise WireError(f"encoding {encoding[:40]!r} is not supported; expected 'raw' or 'jpeg'")
     times = tuple(float(t) for t in stamps)
     stream = header.get("stream", "")
     if not isinstance(stream, str) or len(stream) > MAX_STREAM_ID:
         raise WireError(f"header field 'stream': expected a str of <= {MAX_STREAM_ID} characters")
-    if context:
-        return WireWindow(camera, seq, frames[1:], times, frames[0], stream)
-    return WireWindow(camera, seq, frames, times, None, stream)
+    return WireMessage(version, camera, seq, frames, times, context, stream, carried)
 
 
 def _check_shape(shape: list[Any]) -> None:

@@ -16,11 +16,13 @@ import pytest
 from streamproc.config.cameras import CameraConfig
 from streamproc.errors import ConfigError
 from streamproc.metrics import REGISTRY
+from streamproc.runtime import ingest as ingest_mod
 from streamproc.runtime.ingest import CameraFactory, Ingest
 from streamproc.sources.camera import CameraSource, Clock, SyntheticCamera
 from streamproc.transport.base import OnDelivery
-from streamproc.transport.wire import WireWindow, decode_window
+from streamproc.transport.wire import WireWindow, decode_message
 from streamproc.windowing.windows import window_starts
+from tests.helpers import read_windows
 
 
 class RecordingProducer:
@@ -51,11 +53,10 @@ class RecordingProducer:
         pass
 
     def windows(self, camera: str) -> list[tuple[WireWindow, dict[str, bytes]]]:
-        return [
-            (decode_window(value), dict(headers))
-            for _, value, key, headers in self.sent
-            if key == camera.encode()
-        ]
+        """The camera's whole windows (built from version-2 messages) and headers."""
+        mine = [(value, headers) for _, value, key, headers in self.sent if key == camera.encode()]
+        built = read_windows(value for value, _ in mine)
+        return [(w, dict(headers)) for w, (_, headers) in zip(built, mine, strict=True)]
 
 
 def synthetic_factory(n_frames: int | None) -> CameraFactory:
@@ -183,7 +184,7 @@ def test_jpeg_fallback_when_raw_exceeds_the_limit(caplog: pytest.LogCaptureFixtu
     assert len(producer.sent) == 9
     for _, value, _, _ in producer.sent:
         assert len(value) <= 300_000 and b'"encoding":"jpeg"' in value[:2000]
-        w = decode_window(value)
+    for w, _ in producer.windows("ing-jpeg"):
         assert w.frames.shape == (8, 240, 360) and w.frames.dtype == np.uint8
     switched = [r for r in caplog.records if "sending JPEG" in r.getMessage()]
     assert len(switched) == 1 and "ing-jpeg" in switched[0].getMessage()
@@ -217,7 +218,8 @@ def test_the_configured_codec_from_the_first_window_and_its_bytes_counted(codec:
     assert len(producer.sent) == 9
     for _, value, _, _ in producer.sent:
         assert f'"encoding":"{codec}"'.encode() in value[:2000]
-        assert decode_window(value).frames.shape == (8, 240, 360)
+    for w, _ in producer.windows(f"ing-codec-{codec}"):
+        assert w.frames.shape == (8, 240, 360)
     sent = sum(
         len(v) + len(k or b"") + sum(len(a) + len(b) for a, b in h) for _, v, k, h in producer.sent
     )
@@ -291,3 +293,56 @@ def test_windows_count_as_sent_only_when_delivered() -> None:
     assert not REGISTRY.get_sample_value("streamproc_windows_sent_total", labels)
     failed = REGISTRY.get_sample_value("streamproc_windows_delivery_failed_total", labels)
     assert failed == 3
+
+
+# Wire version 2: each frame crosses the wire once.
+
+
+def _parts(producer: RecordingProducer) -> list[tuple[int, int, int]]:
+    """(version, carried, frames in the payload) of each message sent."""
+    msgs = [decode_message(value) for _, value, _, _ in producer.sent]
+    return [(m.version, m.carried, len(m.frames)) for m in msgs]
+
+
+def test_each_frame_is_sent_once_with_wire_version_2() -> None:
+    producer = RecordingProducer()
+    run_to_end(one_camera(producer, "ing-once", 40))
+    parts = _parts(producer)
+    # Windows of 8 with stride 4: the first whole, each later one carries its context
+    # frame and the 4 it shares with the one before.
+    assert parts == [(2, 0, 8)] + [(2, 5, 4)] * 8
+    assert sum(n for _, _, n in parts) == 40
+    windows = producer.windows("ing-once")
+    assert [w.seq for w, _ in windows] == list(range(0, 33, 4))
+
+
+def test_wire_version_1_sends_whole_windows() -> None:
+    producer = RecordingProducer()
+    run_to_end(one_camera(producer, "ing-v1", 40, wire_version=1))
+    assert _parts(producer) == [(1, 0, 8)] + [(1, 0, 9)] * 8
+
+
+class FailingProducer(RecordingProducer):
+    """Reports the delivery of the ``nth`` send as failed."""
+
+    def __init__(self, nth: int) -> None:
+        super().__init__()
+        self.nth = nth
+
+    def send(self, topic, value, key=None, headers=None, on_delivery=None):  # type: ignore[no-untyped-def]
+        self.fail = RuntimeError("broker down (test)") if len(self.sent) == self.nth else None
+        super().send(topic, value, key, headers, on_delivery)
+
+
+def test_after_an_undelivered_window_the_next_is_sent_whole() -> None:
+    producer = FailingProducer(nth=3)
+    run_to_end(one_camera(producer, "ing-fail", 40))
+    carried = [c for _, c, _ in _parts(producer)]
+    assert carried == [0, 5, 5, 5, 0, 5, 5, 5, 5]
+
+
+def test_after_a_silence_the_next_window_is_sent_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ingest_mod, "WHOLE_AFTER_S", -1.0)  # every gap is too long
+    producer = RecordingProducer()
+    run_to_end(one_camera(producer, "ing-gap", 24))
+    assert [c for _, c, _ in _parts(producer)] == [0] * 5

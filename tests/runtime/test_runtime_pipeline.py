@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from streamproc.config import StreamprocConfig
 from streamproc.config.cameras import CameraConfig
@@ -39,10 +40,12 @@ def run_until_idle(pipe: Pipeline, timeout: float = 60) -> None:
         time.sleep(0.2)
 
 
+@pytest.mark.parametrize("wire_version", [1, 2])
 def test_published_scores_equal_offline_streaming(
-    tmp_path: Path, synthetic_dataset: Path, tiny_artifact: Path
+    tmp_path: Path, synthetic_dataset: Path, tiny_artifact: Path, wire_version: int
 ) -> None:
     cfg = embedded_config(tmp_path, synthetic_dataset)
+    cfg.cameras.wire_version = wire_version  # type: ignore[assignment]
     transport = MemoryTransport()
     pipe = Pipeline(cfg, tiny_artifact, transport=transport)
     pipe.start()

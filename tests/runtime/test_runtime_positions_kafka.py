@@ -22,8 +22,9 @@ from streamproc.config.cameras import CameraConfig
 from streamproc.config.state import RedisStateConfig
 from streamproc.config.transport import KafkaTransportConfig, TopicsConfig
 from streamproc.model.artifact import load_artifact
+from streamproc.runtime.assembly import FrameMemory
 from streamproc.transport import make_transport, topic_specs
-from streamproc.transport.wire import WireWindow, decode_window
+from streamproc.transport.wire import WireWindow, decode_message
 from streamproc.windowing import window_starts
 from tests.conftest import synthetic_clip, write_clip
 
@@ -59,12 +60,13 @@ def test_a_killed_ingest_resumes_its_file_in_the_same_session(
     transport.ensure_topics(topic_specs(cfg.transport, cfg.topics))
     reader = transport.consumer([cfg.topics.frames], f"reader-{run}")
     got: list[WireWindow] = []
+    memory = FrameMemory()  # builds the windows of wire-version-2 messages, as a worker does
 
     def read(quiet_s: float, timeout_s: float) -> None:
         deadline, last = time.time() + timeout_s, time.time()
         while time.time() < deadline and time.time() - last < quiet_s:
             records = reader.poll(100, 0.5)
-            got.extend(decode_window(r.value) for r in records)
+            got.extend(memory.build(decode_message(r.value), r).window for r in records)
             if records:
                 last = time.time()
 

@@ -16,6 +16,7 @@ from streamproc.transport.wire import (
     VERSION,
     WireError,
     WireWindow,
+    decode_message,
     decode_window,
     encode_window,
     frame_message,
@@ -90,7 +91,8 @@ GOOD = encode_window(window(smooth_frames(3), context=True))
         (GOOD[:6], "bad magic"),
         (b"\x89PNG\r\n\x1a\n" + bytes(100), "bad magic"),
         (bytes(range(256)), "bad magic"),
-        (GOOD[:3] + bytes([2]) + GOOD[4:], "version 2 is not supported"),
+        (GOOD[:3] + bytes([3]) + GOOD[4:], "version 3 is not supported"),
+        (GOOD[:3] + bytes([0]) + GOOD[4:], "version 0 is not supported"),
         (GOOD[:40], "header length .* does not fit"),
         (GOOD[:-1], "raw payload is .* bytes"),
         (GOOD + b"x", "raw payload is .* bytes"),
@@ -121,7 +123,7 @@ def test_malformed_messages_raise_wire_error(data: bytes, message: str) -> None:
         ({"shape": [2, 0, 4]}, 0, r"shape must be"),
         ({"shape": [3, 4, 4]}, 48, "3 frames .* do not match 2 timestamps"),
         ({"context": True}, 32, r"2 frames \(context=True\) do not match 2 timestamps"),
-        ({"shape": [2, 4, 5]}, 32, "raw payload is 32 bytes, shape .* needs 40"),
+        ({"shape": [2, 4, 5]}, 32, "raw payload is 32 bytes, 2 frames of shape .* need 40"),
     ],
 )
 def test_inconsistent_headers_raise_wire_error(
@@ -152,3 +154,82 @@ def test_bad_jpeg_payloads_raise_wire_error() -> None:
     wrong_size = raw_header(encoding="jpeg", shape=[2, 12, 32], sizes=[len(jpeg)] * 2)
     with pytest.raises(WireError, match=r"header does not declare \[12, 32\]"):
         decode_window(frame_message(wrong_size, jpeg * 2))
+
+
+# Version 2: a message carries only the frames the camera's previous one did not.
+
+
+@pytest.mark.parametrize("encoding", ["raw", "jpeg"])
+@pytest.mark.parametrize("context", [False, True])
+@pytest.mark.parametrize("carried", [0, 1, 4])
+def test_v2_round_trip_puts_carried_frames_in_front(
+    encoding: str, context: bool, carried: int
+) -> None:
+    frames = smooth_frames(6, 48, 64)
+    w = WireWindow(
+        "cam-1",
+        41,
+        frames[int(context) :],
+        window(frames, context).timestamps,
+        frames[0] if context else None,
+        "s-1",
+    )
+    data = encode_window(w, encoding, quality=95, carried=carried)  # type: ignore[arg-type]
+    assert data[3] == 2
+    msg = decode_message(data)
+    assert (msg.version, msg.camera, msg.seq, msg.stream) == (2, "cam-1", 41, "s-1")
+    assert (msg.carried, msg.context, msg.first) == (carried, context, 41 - int(context))
+    assert msg.size == len(frames) and len(msg.frames) == len(frames) - carried
+    back = msg.whole(frames[:carried] if carried else None)
+    assert back.timestamps == w.timestamps and (back.context is not None) == context
+    error = np.abs(back.all_frames().astype(int) - frames.astype(int))
+    assert error.max() == 0 if encoding == "raw" else error.mean() < 3
+
+
+def test_v2_message_is_smaller_by_the_frames_it_carries() -> None:
+    w = window(smooth_frames(9), context=True)
+    whole, part = encode_window(w), encode_window(w, carried=5)
+    assert len(whole) - len(part) == 5 * 24 * 32 - len(',"carried":5')
+
+
+def test_v1_messages_are_still_read() -> None:
+    w = window(smooth_frames(4), context=True)
+    data = encode_window(w)
+    assert data[3] == 1
+    msg = decode_message(data)
+    assert (msg.version, msg.carried) == (1, 0)
+    assert np.array_equal(decode_window(data).all_frames(), w.all_frames())
+    # `carried` means nothing in version 1: an unknown field, ignored.
+    v1 = frame_message(raw_header(carried=1), bytes(32), version=1)
+    assert decode_message(v1).carried == 0 and decode_window(v1).frames.shape == (2, 4, 4)
+
+
+def test_a_whole_v2_window_reads_like_v1() -> None:
+    w = window(smooth_frames(4), context=False)
+    back = decode_window(encode_window(w, carried=0))
+    assert np.array_equal(back.frames, w.frames) and back.seq == w.seq
+
+
+def test_decode_window_refuses_a_window_missing_frames() -> None:
+    data = encode_window(window(smooth_frames(4), context=True), carried=2)
+    with pytest.raises(WireError, match="2 of its frames are in the camera's earlier messages"):
+        decode_window(data)
+
+
+@pytest.mark.parametrize("carried", [-1, 2, 5, "1", True, 1.0, None])
+def test_v2_bad_carried_is_a_wire_error(carried: Any) -> None:
+    header = raw_header(carried=carried)  # 2 frames: carried must be 0 or 1
+    with pytest.raises(WireError, match="carried"):
+        decode_message(frame_message(header, bytes(16), version=2))
+
+
+def test_v2_payload_must_match_the_frames_not_carried() -> None:
+    header = raw_header(carried=1)
+    assert len(decode_message(frame_message(header, bytes(16), version=2)).frames) == 1
+    with pytest.raises(WireError, match="raw payload is 32 bytes, 1 frames"):
+        decode_message(frame_message(header, bytes(32), version=2))
+
+
+def test_encode_refuses_carrying_the_whole_window() -> None:
+    with pytest.raises(ValueError, match=r"carried must be in 0\.\.3"):
+        encode_window(window(smooth_frames(4), context=True), carried=4)

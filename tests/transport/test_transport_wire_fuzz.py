@@ -17,7 +17,9 @@ import pytest
 from streamproc.transport import wire
 from streamproc.transport.wire import (
     WireError,
+    WireMessage,
     WireWindow,
+    decode_message,
     decode_window,
     encode_window,
     frame_message,
@@ -97,6 +99,8 @@ def _good_messages() -> list[bytes]:
         encode_window(WireWindow("cam-1", 5, gray[1:], stamps, gray[0], "s1"), "raw"),
         encode_window(WireWindow("cam-1", 5, gray[1:], stamps, gray[0]), "jpeg"),
         encode_window(WireWindow("c.2", 0, colour, (1.0, 2.0, 3.0)), "jpeg"),
+        encode_window(WireWindow("cam-1", 5, gray[1:], stamps, gray[0], "s1"), "raw", carried=2),
+        encode_window(WireWindow("c.2", 0, colour, (1.0, 2.0, 3.0)), "jpeg", carried=1),
     ]
 
 
@@ -150,7 +154,7 @@ def _mutate(data: bytes, rnd: random.Random) -> bytes:
             assert isinstance(header, dict)
         except (ValueError, AssertionError):  # an earlier mutation broke it already
             return data[: rnd.randrange(len(data) + 1)]
-        key = rnd.choice([*header, "sizes", "stream", "dtype"])
+        key = rnd.choice([*header, "sizes", "stream", "dtype", "carried"])
         header[key] = rnd.choice(BAD_VALUES)
         return frame_message(header, data[8 + hlen :])
     return bytes(b)
@@ -162,6 +166,13 @@ def _check_bounded(w: WireWindow) -> None:
     assert frames.nbytes <= wire.MAX_WINDOW_BYTES
     assert len(w.timestamps) == len(w.frames)
     assert all(math.isfinite(t) for t in w.timestamps)
+
+
+def _check_message(m: WireMessage) -> None:
+    assert m.frames.dtype == np.uint8 and m.frames.ndim in (3, 4)
+    assert m.frames.nbytes <= wire.MAX_WINDOW_BYTES
+    assert 0 <= m.carried < m.size and len(m.frames) == m.size - m.carried
+    assert all(math.isfinite(t) for t in m.timestamps)
 
 
 def test_fuzzed_messages_raise_only_wire_error() -> None:
@@ -179,10 +190,12 @@ def test_fuzzed_messages_raise_only_wire_error() -> None:
             for _ in range(rnd.randint(1, 3)):
                 data = _mutate(data, rnd)
         try:
-            window = decode_window(data)
+            msg = decode_message(data)
         except WireError:
             outcomes["wire_error"] += 1
         else:
-            _check_bounded(window)
+            _check_message(msg)
+            if not msg.carried:
+                _check_bounded(decode_window(data))
             outcomes["ok"] += 1
     assert outcomes["wire_error"] > 2000  # the fuzzer really produced bad messages
