@@ -248,6 +248,12 @@ class CamerasConfig(StrictModel):
             _merge(defaults, own) if isinstance(own := _own_values(c), dict) else own
             for c in data["cameras"]
         ]
+        # An assignment (validate_assignment) keeps what this returns without validating
+        # it again: cameras that came as models go back as models, not dicts.
+        cameras = [
+            CameraConfig.model_validate(m) if isinstance(c, BaseModel) else m
+            for c, m in zip(data["cameras"], cameras, strict=True)
+        ]
         return {**data, "cameras": cameras}
 
     @model_validator(mode="after")

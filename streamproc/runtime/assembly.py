@@ -23,6 +23,7 @@ the log and counted, since their next partial windows will be dead-lettered.
 from __future__ import annotations
 
 import logging
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -35,6 +36,7 @@ from streamproc.transport.wire import FORGET_AFTER_S, WireMessage, WireWindow
 
 log = logging.getLogger(__name__)
 TP = tuple[str, int]
+WARN_EVERY_S = 60.0  # at most one eviction warning this often
 
 
 class Incomplete(StreamprocError):
@@ -71,6 +73,7 @@ class FrameMemory:
         self._newest_ms: dict[TP, int] = {}  # newest record timestamp per partition
         self.nbytes = 0
         self.evicted = 0  # cameras forgotten for the byte budget
+        self._warned_at = -WARN_EVERY_S
 
     def build(self, msg: WireMessage, rec: Record) -> Built:
         """The whole window of ``msg`` (from record ``rec``); raises ``Incomplete``.
@@ -147,12 +150,16 @@ class FrameMemory:
             self._drop(camera)
             self.evicted += 1
             metrics.FRAME_MEMORY_EVICTED.inc()
-            log.warning(
-                "frame memory over worker.frame_memory_mb: forgot camera %s (its next "
-                "partial windows are dead-lettered as incomplete); raise frame_memory_mb or "
-                "run more workers",
-                camera,
-            )
+            now = time.monotonic()
+            if now - self._warned_at >= WARN_EVERY_S:
+                self._warned_at = now
+                log.warning(
+                    "frame memory over worker.frame_memory_mb: forgot camera %s (%d cameras "
+                    "so far; their next partial windows are dead-lettered as incomplete); "
+                    "raise frame_memory_mb or run more workers",
+                    camera,
+                    self.evicted,
+                )
 
     def _put(self, cam: _Camera, seq: int, frame: np.ndarray | None, offset: int) -> None:
         old = cam.frames.pop(seq, None)

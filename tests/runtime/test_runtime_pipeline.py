@@ -45,7 +45,7 @@ def test_published_scores_equal_offline_streaming(
     tmp_path: Path, synthetic_dataset: Path, tiny_artifact: Path, wire_version: int
 ) -> None:
     cfg = embedded_config(tmp_path, synthetic_dataset)
-    cfg.cameras.wire_version = wire_version  # type: ignore[assignment]
+    cfg.cameras.wire_version = wire_version  # type: ignore[assignment]  # 1 or 2
     transport = MemoryTransport()
     pipe = Pipeline(cfg, tiny_artifact, transport=transport)
     pipe.start()

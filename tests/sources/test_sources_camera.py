@@ -114,6 +114,16 @@ def test_duplicate_camera_ids() -> None:
         CamerasConfig.model_validate({"cameras": cams})
 
 
+def test_setting_a_field_keeps_the_cameras_models() -> None:
+    cfg = CamerasConfig.model_validate(
+        {"defaults": {"fps": 4}, "cameras": [{"id": "a", "source": "synthetic"}]}
+    )
+    cfg.wire_version = 1  # validate_assignment runs the model's validators again
+    cfg.codec = "jpeg"
+    assert isinstance(cfg.cameras[0], CameraConfig) and cfg.cameras[0].fps == 4
+    assert [c.id for c in cfg.enabled()] == ["a"]
+
+
 def test_reconnect_bounds() -> None:
     with pytest.raises(ValidationError, match="max_s >= initial_s"):
         CameraConfig(id="a", source="0", reconnect={"initial_s": 5, "max_s": 1})

@@ -1,6 +1,6 @@
 """Bad input for the chaos suite, built through the documented wire format
-(``transport/wire.py``): named poison records, and seeded mutations of a valid window
-for fuzzing ``decode_window``."""
+(``transport/wire.py``): named poison records, and seeded mutations of valid messages
+(versions 1 and 2) for fuzzing ``decode_message``."""
 
 from __future__ import annotations
 
@@ -15,18 +15,26 @@ import numpy as np
 from streamproc.transport.wire import (
     WireError,
     WireWindow,
-    decode_window,
+    decode_message,
     encode_window,
     frame_message,
 )
 
 
-def valid_window(camera: str, seq: int, length: int, size: tuple[int, int] = (48, 64)) -> bytes:
+def valid_window(
+    camera: str,
+    seq: int,
+    length: int,
+    size: tuple[int, int] = (48, 64),
+    carried: int | None = None,
+) -> bytes:
+    """A valid message: version 1, or 2 carrying ``carried`` frames (a context frame too)."""
     rng = np.random.default_rng(seq)
-    frames = rng.integers(0, 255, (length, *size), dtype=np.uint8)
+    frames = rng.integers(0, 255, (length + 1, *size), dtype=np.uint8)
     now = time.time()
     stamps = tuple(now + i * 0.1 for i in range(length))
-    return encode_window(WireWindow(camera, seq, frames, stamps))
+    context = None if carried is None else frames[0]
+    return encode_window(WireWindow(camera, seq, frames[1:], stamps, context), carried=carried)
 
 
 def poison_records(length: int) -> dict[str, bytes]:
@@ -64,6 +72,10 @@ def poison_records(length: int) -> dict[str, bytes]:
             {**base, "encoding": "jpeg", "sizes": [len(bomb)] * length}, bytes(bomb) * length
         ),
         "bad-camera-id": frame_message({**base, "camera": "cam:0/../x"}, pixels),
+        "unknown-version": frame_message(base, pixels, version=9),
+        "v2-carries-every-frame": frame_message({**base, "carried": length}, b"", version=2),
+        # Valid, but its carried frames never came: dead-lettered as incomplete.
+        "v2-orphan-part": valid_window("poison-orphan", 40, length, carried=3),
     }
 
 
@@ -101,17 +113,18 @@ def mutate(msg: bytes, rng: np.random.Generator) -> bytes:
 
 
 def fuzz_decode(n: int, length: int, seed: int = 0) -> tuple[Counter[str], list[bytes]]:
-    """``n`` mutations straight to ``decode_window``: outcome counts (``decoded``,
+    """``n`` mutations straight to ``decode_message``: outcome counts (``decoded``,
     ``WireError`` or the name of any other exception, which is a failure) and the
     mutations that were rejected (to send through Kafka)."""
     rng = np.random.default_rng(seed)
     seeds = [valid_window(f"fuzz{i}", i, length, (8, 12)) for i in range(4)]
+    seeds += [valid_window(f"fuzz{i}", 10 + i, length, (8, 12), carried=i) for i in range(2)]
     outcome: Counter[str] = Counter()
     rejected = []
     for i in range(n):
         m = mutate(seeds[i % len(seeds)], rng)
         try:
-            decode_window(m)
+            decode_message(m)
             outcome["decoded"] += 1
         except WireError:
             outcome["WireError"] += 1

@@ -29,7 +29,7 @@ from streamproc.windowing.windows import window_starts
 @dataclass(frozen=True)
 class Options:
     repeats: int  # worker kills per kill scenario (the full run: 3)
-    fuzz_decode: int  # mutations straight to decode_window
+    fuzz_decode: int  # mutations straight to decode_message
     fuzz_kafka: int  # rejected mutations sent through Kafka
     churn_s: float = 4.0  # rebalance churn: one worker stopped and started this often
     churn_fps: float = 2.0  # the cameras' pace meanwhile (120 frames: 60 s)
@@ -105,9 +105,9 @@ def fuzz(run: Run, opt: Options) -> Result:
     res = Result("fuzz")
     outcome, rejected = fuzz_decode(opt.fuzz_decode, run.art.config.data.window.length)
     other = {k: v for k, v in outcome.items() if k not in ("decoded", "WireError")}
-    res.notes.append(f"decode_window x{opt.fuzz_decode}: {dict(outcome)}")
+    res.notes.append(f"decode_message x{opt.fuzz_decode}: {dict(outcome)}")
     if other:
-        res.notes.append(f"FAIL decode_window raised more than WireError: {other}")
+        res.notes.append(f"FAIL decode_message raised more than WireError: {other}")
     sent = list(dict.fromkeys(rejected))[: opt.fuzz_kafka]
     run.start_worker()
     half = len(sent) // 2
