@@ -62,6 +62,7 @@ def make_scorer(cfg: StreamprocConfig, artifact: Path) -> ScorerClient:
                 cfg.serving.threads,
                 cfg.serving.precision,
                 cfg.serving.engine,
+                cfg.serving.forward_windows,
             )
         )
     # With one replica every call lands on it anyway: one call per batch, not one per shard.

@@ -30,6 +30,7 @@ class AppArgs(BaseModel):
         DEFAULT_PRECISION, description="serving.precision."
     )
     engine: Literal["eager", "compile"] = Field(DEFAULT_ENGINE, description="serving.engine.")
+    forward_windows: int | None = Field(None, ge=1, description="serving.forward_windows.")
 
 
 def bind_scorer(args: AppArgs, options: dict[str, Any] | None = None) -> Application:
@@ -48,6 +49,7 @@ def bind_scorer(args: AppArgs, options: dict[str, Any] | None = None) -> Applica
             args.frame_cache_frames,
             args.precision,
             args.engine,
+            args.forward_windows,
         ),
     )
 
@@ -99,6 +101,7 @@ def serve_config(cfg: ServingConfig, artifact: str) -> dict[str, Any]:
                     "frame_cache_frames": cfg.frame_cache_frames,
                     "precision": cfg.precision,
                     "engine": cfg.engine,
+                    "forward_windows": cfg.forward_windows,
                 },
                 "deployments": [deployment],
             }

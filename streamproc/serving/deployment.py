@@ -51,9 +51,10 @@ class AnomalyScorer:
         frame_cache_frames: int = 1024,
         precision: PrecisionSetting = DEFAULT_PRECISION,
         engine: Engine = DEFAULT_ENGINE,
+        forward_windows: int | None = None,
     ) -> None:
         self.service = ScoringService(
-            artifact, device, frame_cache_frames, threads, precision, engine
+            artifact, device, frame_cache_frames, threads, precision, engine, forward_windows
         )
         self.max_batch_size = max_batch_size
         self.score_many.set_batch_wait_timeout_s(batch_wait_timeout_s)  # type: ignore[attr-defined]

@@ -37,6 +37,7 @@ def launch(cfg: ServingConfig, artifact: str | Path, http_port: int | None = Non
         frame_cache_frames=cfg.frame_cache_frames,
         precision=cfg.precision,
         engine=cfg.engine,
+        forward_windows=cfg.forward_windows,
     )
     opts = deployment_options(cfg)
     app = bind_scorer(args, opts)

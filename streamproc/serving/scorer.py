@@ -69,6 +69,13 @@ def thumbnail(error_map: np.ndarray, width: int = 96) -> str:
     return base64.b64encode(buf.tobytes()).decode() if ok else ""
 
 
+# Most windows in one forward pass on a CPU. Measured on the Ped2 attention-ae, one
+# thread (BENCHMARKS.md, "Forward passes of at most 8 windows"): bf16 4.5 ms per frame
+# at 4-8 windows against 5.5 at 32, fp32 6.3-6.5 against 9.2; larger passes spill the
+# caches. A GPU takes whatever the batch holds.
+CPU_FORWARD_WINDOWS = 8
+
+
 class ScoringService:
     """Holds one artifact and its scorer at a time; ``load`` swaps both atomically, and a
     call that started on the old model finishes on it (no dropped in-flight request).
@@ -84,13 +91,18 @@ class ScoringService:
         threads: int | None = None,
         precision: PrecisionSetting = DEFAULT_PRECISION,
         engine: Engine = DEFAULT_ENGINE,
+        forward_windows: int | None = None,
     ) -> None:
+        """``forward_windows``: most windows per forward pass (None: CPU_FORWARD_WINDOWS on
+        a CPU, unbounded on a GPU)."""
         if threads:  # process-wide: one model per process (a replica, or a worker's own)
             torch.set_num_threads(threads)
             cv2.setNumThreads(threads)
         self.device = pick_device(device)
         self.precision: Precision = resolve_precision(precision, self.device)
         self.engine: Engine = engine
+        default = CPU_FORWARD_WINDOWS if self.device.type == "cpu" else 1 << 30
+        self.forward_windows = max(1, forward_windows or default)
         self.cache = FrameCache(cache_frames)
         self._lock = threading.Lock()
         self.artifact_path = ""
@@ -150,8 +162,10 @@ class ScoringService:
                 results[i] = _failed(r, art.version, err)
                 continue
             groups.setdefault(x.shape, []).append((i, x))
-        for members in groups.values():  # windows of one shape share a forward pass
-            self._score_group(art, scorer, requests, members, results)
+        n = self.forward_windows
+        for members in groups.values():  # windows of one shape share forward passes
+            for at in range(0, len(members), n):
+                self._score_group(art, scorer, requests, members[at : at + n], results)
         return [r for r in results if r is not None]
 
     def _score_group(

@@ -51,6 +51,23 @@ def test_one_forward_pass_per_batch_and_one_scorer_per_artifact(tiny_artifact: P
     assert svc._loaded is not None and svc._loaded[1] is scorer  # built once, not per batch
 
 
+def test_a_large_batch_is_cut_into_forward_passes_of_at_most_n_windows(
+    tiny_artifact: Path,
+) -> None:
+    reqs = [ScoreRequest(f"cam{i}", 0, frames(i)) for i in range(19)]
+    whole = ScoringService(tiny_artifact, "cpu", forward_windows=64)
+    calls = count_forward(whole)
+    expected = whole.score(reqs)
+    assert calls == [19]
+    cut = ScoringService(tiny_artifact, "cpu")  # on a CPU: CPU_FORWARD_WINDOWS (8)
+    calls = count_forward(cut)
+    got = cut.score(reqs)
+    assert calls == [8, 8, 3]
+    assert [r.camera for r in got] == [r.camera for r in reqs]
+    for a, b in zip(got, expected, strict=True):
+        np.testing.assert_allclose(a.scores, b.scores, rtol=1e-9)
+
+
 @pytest.mark.parametrize("method", ["patch-max", "mean", "regularity", "latent-knn"])
 def test_regions_of_interest_apply_to_every_method(
     tiny_artifact: Path, tmp_path: Path, method: str

@@ -80,6 +80,7 @@ applications:
       frame_cache_frames: {{ $s.frame_cache_frames | toJson }}
       precision: {{ $s.precision | toJson }}
       engine: {{ $s.engine | toJson }}
+      forward_windows: {{ $s.forward_windows | toJson }}
     deployments:
       - name: {{ $s.deployment_name | toJson }}
         max_ongoing_requests: {{ $s.max_ongoing_requests | toJson }}
