@@ -279,6 +279,13 @@ def model(
     batch: int = typer.Option(16, "--batch", min=1, help="Windows per forward pass."),
     windows: int = typer.Option(64, "--windows", min=1, help="Windows timed per round."),
     rounds: int = typer.Option(5, "--rounds", min=1, help="Alternating timing rounds."),
+    pass_size: list[int] = typer.Option(
+        [],
+        "--pass-size",
+        min=1,
+        help="Also time each variant with forward passes of this many windows, repeatable "
+        "(alternated in one run; what serving.forward_windows chooses between).",
+    ),
     accuracy: bool = typer.Option(
         True,
         "--accuracy/--no-accuracy",
@@ -296,7 +303,7 @@ def model(
     open_split(data, "test", require_labels=True)
     result = run_model_bench(
         data, artifact, variants, threads, batch, windows, rounds, accuracy,
-        log=lambda s: console.print(s),
+        log=lambda s: console.print(s), pass_sizes=pass_size,
     )  # fmt: skip
     table = model_table(result)
     save(report, json.dumps(result, indent=2))

@@ -150,20 +150,22 @@ def timing_batches(art: Artifact, clips: list[Clip], windows: int, batch: int) -
 
 
 def time_forward(
-    scorers: dict[str, WindowScorer], batches: list[np.ndarray], rounds: int
+    jobs: dict[str, tuple[WindowScorer, list[np.ndarray]]], rounds: int
 ) -> dict[str, list[float]]:
-    """CPU seconds of each variant's forward over all batches, per round; the order of the
-    variants alternates between rounds."""
-    names = list(scorers)
+    """CPU seconds of each job's forward passes (a scorer and its batches), per round; the
+    order of the jobs alternates between rounds."""
+    names = list(jobs)
     spent: dict[str, list[float]] = {n: [] for n in names}
     for n in names:  # untimed: lazy initialisation, and a recompile would show here
+        scorer, batches = jobs[n]
         for x in batches:
-            scorers[n].forward(x)
+            scorer.forward(x)
     for r in range(rounds):
         for n in names if r % 2 == 0 else names[::-1]:
+            scorer, batches = jobs[n]
             t0 = time.process_time()
             for x in batches:
-                scorers[n].forward(x)
+                scorer.forward(x)
             spent[n].append(time.process_time() - t0)
     return spent
 
@@ -201,7 +203,11 @@ def run_model_bench(
     rounds: int = 5,
     accuracy: bool = True,
     log: Callable[[str], None] = lambda _: None,
+    pass_sizes: list[int] | None = None,
 ) -> dict[str, Any]:
+    """``pass_sizes``: also time every variant with forward passes of each of these many
+    windows (the same windows, alternated in one run): what ``serving.forward_windows``
+    chooses between."""
     torch.set_num_threads(threads)
     art = load_artifact(artifact)
     variants = [Variant("eager", "fp32"), *(v for v in variants if v.name != REFERENCE)]
@@ -216,7 +222,7 @@ def run_model_bench(
     batches = timing_batches(art, test, windows, batch)
     n_windows = sum(len(b) for b in batches)
     stride = art.config.data.window.stride
-    spent = time_forward(scorers, batches, rounds)
+    spent = time_forward({n: (s, batches) for n, s in scorers.items()}, rounds)
     rows: list[dict[str, Any]] = []
     for v in variants:
         row: dict[str, Any] = {
@@ -234,7 +240,18 @@ def run_model_bench(
     log(f"timed {len(variants)} variant(s) x {rounds} rounds on {n_windows} windows")
     if accuracy:
         _accuracy(rows, scorers, art, data, test, batch, log)
+    by_size: list[dict[str, Any]] = []
+    if pass_sizes:
+        cut = {b: timing_batches(art, test, windows, b) for b in pass_sizes}
+        jobs = {f"{n}@{b}": (s, cut[b]) for n, s in scorers.items() for b in pass_sizes}
+        per_size = time_forward(jobs, rounds)
+        for n in scorers:
+            for b in pass_sizes:
+                ms = float(np.median(per_size[f"{n}@{b}"])) / (n_windows * stride) * 1000
+                by_size.append({"variant": n, "windows_per_pass": b, "cpu_ms_per_frame": ms})
+        log(f"timed {len(jobs)} variant x pass size(s) x {rounds} rounds")
     return {
+        "pass_sizes": by_size,
         "artifact": str(artifact),
         "model_version": art.version,
         "data": str(data),
@@ -319,4 +336,11 @@ def model_table(result: dict[str, Any]) -> str:
         if cal:
             line += f" {r['threshold']:.4f} | {r['threshold_shift_in_std']:+.3f} |"
         lines.append(line)
+    if result.get("pass_sizes"):
+        lines += ["", "CPU ms per frame by windows per forward pass (alternated in one run):", ""]
+        lines += ["| variant | windows per pass | CPU ms/frame |", "|---|---|---|"]
+        lines += [
+            f"| {r['variant']} | {r['windows_per_pass']} | {r['cpu_ms_per_frame']:.2f} |"
+            for r in result["pass_sizes"]
+        ]
     return "\n".join(lines) + "\n"

@@ -41,3 +41,17 @@ def test_rows_per_variant_against_eager_fp32(synthetic_dataset: Path, tiny_artif
         assert rows["onnx-fp32"]["max_rel_diff"] < 1e-3
     table = model_table(result)
     assert "| eager-bf16 | bf16 |" in table and "shift / std" in table
+    assert "windows per pass" not in table
+
+
+def test_pass_sizes_time_every_variant_on_the_same_windows(
+    synthetic_dataset: Path, tiny_artifact: Path
+) -> None:
+    result = run_model_bench(
+        synthetic_dataset, tiny_artifact, [parse_variant("eager-bf16")], windows=6, batch=4,
+        rounds=2, accuracy=False, pass_sizes=[1, 3],
+    )  # fmt: skip
+    got = [(r["variant"], r["windows_per_pass"]) for r in result["pass_sizes"]]
+    assert got == [("eager-fp32", 1), ("eager-fp32", 3), ("eager-bf16", 1), ("eager-bf16", 3)]
+    assert all(r["cpu_ms_per_frame"] > 0 for r in result["pass_sizes"])
+    assert "| eager-bf16 | 3 |" in model_table(result)
