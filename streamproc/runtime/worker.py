@@ -402,6 +402,7 @@ class StreamWorker:
     def _settle(self, batch: Batch) -> None:
         """Each window that could not be built: skipped if its camera's state shows it
         applied (a re-read after a restart or rebalance), else dead-lettered."""
+        replayed = 0
         for item in batch.unsettled():
             msg = item.partial
             assert msg is not None
@@ -416,10 +417,17 @@ class StreamWorker:
             applied = state is not None and state.stream == msg.stream and state.last_seq >= last
             if applied or is_retired(state, msg.stream):
                 item.skipped = True
+                replayed += 1
                 self.stats.skipped += 1
                 metrics.WINDOWS_SKIPPED.labels(reason="replayed").inc()
             else:
                 item.failure = Failure("incomplete", item.missing[:MAX_ERROR_CHARS], "Incomplete")
+        if replayed:
+            log.info(
+                "skipped %d re-read window(s) already applied whose earlier frames this "
+                "worker does not hold (after a restart or rebalance)",
+                replayed,
+            )
 
     def _commit_offsets(self, batch: Batch) -> dict[tuple[str, int], int]:
         """The batch's offsets, held back to the oldest record holding a frame that a
