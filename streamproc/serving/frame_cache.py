@@ -17,15 +17,21 @@ from collections import OrderedDict
 import numpy as np
 
 
-def frame_key(prev: np.ndarray | None, frame: np.ndarray) -> bytes:
+def frame_digest(frame: np.ndarray | None) -> bytes:
+    """A frame's content (shape, dtype and pixels) as 16 bytes; None for no frame."""
     h = hashlib.blake2b(digest_size=16)
-    for a in (prev, frame):
-        if a is None:
-            h.update(b"none")
-            continue
-        h.update(repr((a.shape, a.dtype.str)).encode())
-        h.update(np.ascontiguousarray(a).data)
+    if frame is None:
+        h.update(b"none")
+    else:
+        h.update(repr((frame.shape, frame.dtype.str)).encode())
+        h.update(np.ascontiguousarray(frame).data)
     return h.digest()
+
+
+def frame_key(prev: bytes, frame: bytes) -> bytes:
+    """The cache key of a frame's model input: the digests of it and the frame before it
+    (``frame_digest``), so each frame of a window is hashed once."""
+    return prev + frame
 
 
 class FrameCache:

@@ -19,7 +19,7 @@ from streamproc.model.artifact import Artifact, load_artifact
 from streamproc.model.device import Precision, PrecisionSetting, pick_device, resolve_precision
 from streamproc.model.engine import Engine
 from streamproc.model.scoring import WindowScorer
-from streamproc.serving.frame_cache import FrameCache, frame_key
+from streamproc.serving.frame_cache import FrameCache, frame_digest, frame_key
 from streamproc.windowing.preprocess import FramePreprocessor
 
 Polygon = list[tuple[float, float]]
@@ -132,20 +132,23 @@ class ScoringService:
         frames preprocessed for an earlier (overlapping) window come from the cache."""
         pre = FramePreprocessor(art.config.data.preprocess)
         cache = self.cache
-        prev = req.context
-        if prev is not None:
-            pre.prime(prev)
+        prev, prev_key = req.context, frame_digest(req.context)
+        held = prev is None  # the preprocessor's previous frame is ``prev`` (or none)
         out = []
         for f in req.frames:
-            key = frame_key(prev, f)
-            x = cache.get(key)
-            if x is None:
-                x = pre(f)
-                cache.put(key, x)
+            key = frame_digest(f)
+            x = cache.get(frame_key(prev_key, key))
+            if x is not None:
+                held = False  # a cached frame was not run through ``pre``
             else:
-                pre.prime(f)
+                if not held:  # only a frame computed here needs the one before it
+                    assert prev is not None
+                    pre.prime(prev)
+                x = pre(f)
+                cache.put(frame_key(prev_key, key), x)
+                held = True  # ``pre`` now holds ``f``
             out.append(x)
-            prev = f
+            prev, prev_key = f, key
         return np.stack(out, axis=1)
 
     @torch.inference_mode()

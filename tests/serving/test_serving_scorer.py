@@ -12,6 +12,7 @@ import torch
 
 from streamproc.model.artifact import load_artifact, save_artifact
 from streamproc.serving.scorer import ScoreRequest, ScoringService
+from streamproc.windowing.preprocess import FramePreprocessor, preprocess_clip
 
 LEFT_HALF = [[(0.0, 0.0), (0.5, 0.0), (0.5, 1.0), (0.0, 1.0)]]
 
@@ -161,3 +162,35 @@ def test_threads_apply_to_torch_and_opencv(tiny_artifact: Path) -> None:
     finally:
         torch.set_num_threads(torch_before)
         cv2.setNumThreads(cv_before)
+
+
+def test_cached_windows_are_the_offline_clip_and_each_flow_is_computed_once(
+    tiny_artifact: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clip = np.random.default_rng(6).integers(0, 255, (16, 48, 64), np.uint8)
+    flows: list[int] = []
+    primes: list[int] = []
+    original_flow, original_prime = FramePreprocessor._flow, FramePreprocessor.prime
+
+    def flow(self: FramePreprocessor, prev: np.ndarray, current: np.ndarray) -> np.ndarray:
+        flows.append(1)
+        return original_flow(self, prev, current)
+
+    def prime(self: FramePreprocessor, frame: np.ndarray) -> None:
+        primes.append(1)
+        original_prime(self, frame)
+
+    monkeypatch.setattr(FramePreprocessor, "_flow", flow)
+    monkeypatch.setattr(FramePreprocessor, "prime", prime)
+    svc = ScoringService(tiny_artifact, "cpu")
+    art = svc.artifact
+    assert art.config.data.preprocess.motion == "flow"
+    offline = preprocess_clip(clip, art.config.data.preprocess)  # (N, C, H, W)
+    flows.clear()
+    starts = range(0, 13, 2)  # length 4, stride 2
+    for s in starts:
+        window = ScoreRequest("cam", s, clip[s : s + 4], clip[s - 1] if s else None)
+        got = svc.preprocess(art, window)
+        np.testing.assert_array_equal(got, offline[s : s + 4].transpose(1, 0, 2, 3))
+    assert len(flows) == len(clip) - 1  # each frame's motion once (the first has none)
+    assert len(primes) == len(starts) - 1  # once per window, before its first new frame
