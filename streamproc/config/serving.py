@@ -84,8 +84,9 @@ class ServingConfig(StrictModel):
         "eager",
         description="How the network runs: 'eager' torch, or 'compile' (torch.compile: "
         "fused kernels, the same scores; needs a C++ compiler in the replica image and "
-        "some CPU seconds of compilation when a replica loads a model). `streamproc bench "
-        "model` measures it.",
+        "compiles when a replica loads a model: about 55 CPU seconds with an empty Inductor "
+        "cache, a few with a warm one (TORCHINDUCTOR_CACHE_DIR on a volume keeps it). "
+        "`streamproc bench model` measures it; BENCHMARKS.md has it end to end.",
     )
     forward_windows: int | None = Field(
         None,

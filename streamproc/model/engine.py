@@ -2,9 +2,10 @@
 
 Compiling fuses the attention block's and the decoder's small operations into
 generated C++ (on a GPU, Triton) kernels: the same arithmetic in fewer passes over
-memory. It costs a C++ compiler where the model runs and some seconds of compilation
-when a scorer is built (``WindowScorer.warm_up``): once for a batch of one window and
-once for larger batches (the batch dimension is compiled as dynamic), so the first
+memory. It costs a C++ compiler where the model runs and compilation when a scorer is
+built (``WindowScorer.warm_up``; about 55 CPU seconds for the default model with an
+empty Inductor cache, a few with a warm one): once for a batch of one window and once
+for larger batches (the batch dimension is compiled as dynamic), so the first
 requests do not pay it. Dynamo may still add a graph for a batch size outside the range
 it proved the first one for (seen on a tiny test model, not on the default model for
 batches of 1 to 16); after ``torch._dynamo.config.recompile_limit`` graphs it runs eager.
