@@ -137,7 +137,8 @@ class ScoringService:
         out = []
         for f in req.frames:
             key = frame_digest(f)
-            x = cache.get(frame_key(prev_key, key))
+            cache_key = frame_key(prev_key, key)
+            x = cache.get(cache_key)
             if x is not None:
                 held = False  # a cached frame was not run through ``pre``
             else:
@@ -145,7 +146,7 @@ class ScoringService:
                     assert prev is not None
                     pre.prime(prev)
                 x = pre(f)
-                cache.put(frame_key(prev_key, key), x)
+                cache.put(cache_key, x)
                 held = True  # ``pre`` now holds ``f``
             out.append(x)
             prev, prev_key = f, key
