@@ -95,6 +95,14 @@ class ServingConfig(StrictModel):
         "into passes of this size. None: 8 on a CPU (the cheapest per frame measured: larger "
         "passes spill the caches, 32 windows cost 1.2-1.5x per frame), unbounded on a GPU.",
     )
+    concurrent_batches: int | None = Field(
+        None,
+        ge=1,
+        description="Model calls a replica runs at once, each on its own thread off the "
+        "replica's event loop. None: one per CPU the replica reserves (num_cpus, rounded "
+        "down, at least 1: more calls than CPUs only time-slice them), plus one on a GPU "
+        "(one call's preprocessing on the CPU overlaps another's forward on the GPU).",
+    )
     max_batch_size: int = Field(16, ge=1, description="@serve.batch: windows per model call.")
     batch_wait_timeout_s: float = Field(
         0.01, ge=0, description="@serve.batch: wait this long to fill a batch."

@@ -54,6 +54,7 @@ from streamproc.windowing.windows import window_starts
 
 PROCESSES = ("streamproc", "replicas", "ray", "kafka", "redis")
 OUTSIDE = "outside stages"
+SERVED = ("preprocess", "model", "heatmap")  # the stages a Serve replica runs
 
 
 @dataclass(frozen=True)
@@ -182,23 +183,35 @@ def _spent(a: Snapshot, b: Snapshot) -> dict[str, float | None]:
     return out
 
 
-def frame_cache_counts(cfg: StreamprocConfig, pipe: Pipeline) -> tuple[int, int] | None:
-    """(hits, misses) of the frame caches of every scorer: the worker's own (mode local)
-    or each Serve replica's (``cache_stats``, asked until every replica answered)."""
+@dataclass
+class ScorerStats:
+    hits: int
+    misses: int
+    replica_stages: dict[str, float] | None  # summed over the replicas; None: local scoring
+
+
+def scorer_stats(cfg: StreamprocConfig, pipe: Pipeline) -> ScorerStats:
+    """The frame caches' hits and misses of every scorer, the worker's own (mode local) or
+    each Serve replica's, and the replicas' CPU seconds by stage (``replica_stats``,
+    asked until every replica answered)."""
     scorer = pipe.scorer
     if isinstance(scorer, LocalScorer):
-        return scorer.service.cache.hits, scorer.service.cache.misses
+        return ScorerStats(scorer.service.cache.hits, scorer.service.cache.misses, None)
     from ray import serve
 
     handle = serve.get_app_handle(cfg.serving.app_name)
     want = cfg.serving.num_replicas if isinstance(cfg.serving.num_replicas, int) else 1
-    seen: dict[str, tuple[int, int]] = {}
+    seen: dict[str, dict[str, Any]] = {}
     for _ in range(20 * want):
-        stats = handle.cache_stats.remote().result(timeout_s=60)
-        seen[stats["replica"]] = (stats["hits"], stats["misses"])
+        stats = handle.replica_stats.remote().result(timeout_s=60)
+        seen[stats["replica"]] = stats
         if len(seen) >= want:
             break
-    return sum(h for h, _ in seen.values()), sum(m for _, m in seen.values())
+    return ScorerStats(
+        sum(s["hits"] for s in seen.values()),
+        sum(s["misses"] for s in seen.values()),
+        {st: sum(s["stages"].get(st, 0.0) for s in seen.values()) for st in STAGES},
+    )
 
 
 def measure(
@@ -212,14 +225,14 @@ def measure(
     """One replay with the CPU probe's snapshots taken as the cameras start and as the
     last score arrives."""
     snaps: dict[str, Snapshot] = {}
-    caches: dict[str, tuple[int, int] | None] = {}
+    scorers: dict[str, ScorerStats] = {}
     probe: CpuProbe | None = None
 
     def take(when: str, pipe: Pipeline) -> None:
         nonlocal probe
         probe = probe or CpuProbe(cfg)
         snaps[when] = probe.snapshot()
-        caches[when] = frame_cache_counts(cfg, pipe)
+        scorers[when] = scorer_stats(cfg, pipe)
 
     rep = replay(cfg, artifact, data, timeout_s, fps, None, log, take)
     assert probe is not None
@@ -234,8 +247,12 @@ def measure(
     windows = sum(len(window_starts(n, w.length, w.stride)) for n in rep.expected.values())
     prefix = cfg.state.key_prefix if isinstance(cfg.state, RedisStateConfig) else ""
     redis_bytes = probe.redis_bytes(prefix) if prefix else None
-    c0, c1 = caches["start"], caches["end"]
-    hits, misses = (c1[0] - c0[0], c1[1] - c0[1]) if c0 and c1 else (0, 0)
+    s0, s1 = scorers["start"], scorers["end"]
+    hits, misses = s1.hits - s0.hits, s1.misses - s0.misses
+    in_replicas = None
+    if s0.replica_stages is not None and s1.replica_stages is not None:
+        in_replicas = {st: (s1.replica_stages[st] - s0.replica_stages[st]) * per_k for st in SERVED}
+        in_replicas[OUTSIDE] = (procs["replicas"] or 0.0) - sum(in_replicas.values())
     return rep, {
         "frame_cache_hit_ratio": hits / (hits + misses) if hits + misses else None,
         "frames_scored": frames,
@@ -244,6 +261,7 @@ def measure(
         "cpu_s_per_1000_frames": procs,
         "total_cpu_s_per_1000_frames": sum(v for v in procs.values() if v is not None),
         "stage_cpu_s_per_1000_frames": stages,
+        "replica_stage_cpu_s_per_1000_frames": in_replicas,
         "frames_topic_bytes_per_frame": (b.frame_bytes - a.frame_bytes) / max(frames, 1),
         "redis_commands_per_window": (
             (b.redis_commands - a.redis_commands) / max(windows, 1) if probe.redis else None
@@ -376,4 +394,21 @@ def cost_table(result: dict[str, Any]) -> str:
         lines.append(
             "| " + " | ".join([r["variant"], r["layout"], *(_f(st[s]) for s in names)]) + " |\n"
         )
+    served = [r for r in rows if r.get("replica_stage_cpu_s_per_1000_frames")]
+    if served:
+        names = [*SERVED, OUTSIDE]
+        lines.append(
+            "\nCPU seconds per 1,000 frames by stage, in the Serve replicas (outside stages: "
+            "Ray's and Serve's own work in the replica processes, the request's "
+            "deserialisation, idle threads):\n\n"
+            "| variant | workers x replicas | "
+            + " | ".join(names)
+            + " |\n"
+            + "|---" * (len(names) + 2)
+            + "|\n"
+        )
+        for r in served:
+            st = r["replica_stage_cpu_s_per_1000_frames"]
+            cells = [r["variant"], r["layout"], *(_f(st[s]) for s in names)]
+            lines.append("| " + " | ".join(cells) + " |\n")
     return "".join(lines)

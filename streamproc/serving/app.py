@@ -31,6 +31,7 @@ class AppArgs(BaseModel):
     )
     engine: Literal["eager", "compile"] = Field(DEFAULT_ENGINE, description="serving.engine.")
     forward_windows: int | None = Field(None, ge=1, description="serving.forward_windows.")
+    concurrent_batches: int | None = Field(None, ge=1, description="serving.concurrent_batches.")
 
 
 def bind_scorer(args: AppArgs, options: dict[str, Any] | None = None) -> Application:
@@ -50,6 +51,7 @@ def bind_scorer(args: AppArgs, options: dict[str, Any] | None = None) -> Applica
             args.precision,
             args.engine,
             args.forward_windows,
+            args.concurrent_batches,
         ),
     )
 
@@ -102,6 +104,7 @@ def serve_config(cfg: ServingConfig, artifact: str) -> dict[str, Any]:
                     "precision": cfg.precision,
                     "engine": cfg.engine,
                     "forward_windows": cfg.forward_windows,
+                    "concurrent_batches": cfg.concurrent_batches,
                 },
                 "deployments": [deployment],
             }

@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
 
 from ray import serve
 from ray.serve.config import RequestRouterConfig
 
 from streamproc.config.serving import DEFAULT_ENGINE, DEFAULT_PRECISION
+from streamproc.cpu import stage_totals
 from streamproc.model.device import PrecisionSetting
 from streamproc.model.engine import Engine
 from streamproc.ray_cluster import configured_token
@@ -33,6 +35,18 @@ from streamproc.serving.http_codec import decode_batch, encode_results
 from streamproc.serving.router import ROUTER
 from streamproc.serving.scorer import ScoreRequest, ScoreResult, ScoringService
 from streamproc.transport.wire import WireError
+
+
+def default_concurrency(gpu: bool) -> int:
+    """``serving.concurrent_batches: null``: one model call per CPU Ray reserved for this
+    replica (``num_cpus``, rounded down, at least one; one outside Ray), and one more on a
+    GPU, so one call's preprocessing on the CPU overlaps another's forward on the GPU."""
+    import ray
+
+    cpus = 1.0
+    if ray.is_initialized():
+        cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1.0)
+    return max(1, int(cpus)) + (1 if gpu else 0)
 
 
 @serve.deployment(
@@ -52,10 +66,14 @@ class AnomalyScorer:
         precision: PrecisionSetting = DEFAULT_PRECISION,
         engine: Engine = DEFAULT_ENGINE,
         forward_windows: int | None = None,
+        concurrent_batches: int | None = None,
     ) -> None:
         self.service = ScoringService(
             artifact, device, frame_cache_frames, threads, precision, engine, forward_windows
         )
+        gpu = self.service.device.type == "cuda"
+        self.concurrent_batches = concurrent_batches or default_concurrency(gpu)
+        self.pool = ThreadPoolExecutor(self.concurrent_batches, "scorer")
         self.max_batch_size = max_batch_size
         self.score_many.set_batch_wait_timeout_s(batch_wait_timeout_s)  # type: ignore[attr-defined]
         self.score.set_max_batch_size(max_batch_size)  # type: ignore[attr-defined]
@@ -68,13 +86,18 @@ class AnomalyScorer:
         if artifact and artifact != self.service.artifact_path:
             self.service.load(artifact)
 
-    # The scoring itself (preprocessing, optical flow, the network) runs in a worker
-    # thread, not on the replica's event loop: OpenCV and torch release the GIL, so one
-    # batch's preprocessing overlaps another's model work, and the loop keeps batching.
+    # The scoring itself (preprocessing, optical flow, the network) runs on the pool's
+    # threads, not on the replica's event loop, so the loop keeps receiving and batching.
+    # With more than one thread (a GPU's default), OpenCV and torch release the GIL, so
+    # one call's preprocessing overlaps another's model work.
+
+    async def _scored(self, requests: list[ScoreRequest]) -> list[ScoreResult]:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.pool, self.service.score, requests)
 
     @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.01)
     async def score(self, requests: list[ScoreRequest]) -> list[ScoreResult]:
-        return await asyncio.to_thread(self.service.score, requests)
+        return await self._scored(requests)
 
     async def score_shard(self, requests: list[ScoreRequest]) -> list[ScoreResult]:
         """``score_many`` for the windows of one camera shard, which ``serving/router.py``
@@ -89,10 +112,7 @@ class AnomalyScorer:
         flat = [r for call in calls for r in call]
         n = self.max_batch_size
         parts = await asyncio.gather(
-            *(
-                asyncio.to_thread(self.service.score, flat[i : i + n])
-                for i in range(0, len(flat), n)
-            )
+            *(self._scored(flat[i : i + n]) for i in range(0, len(flat), n))
         )
         results = [res for part in parts for res in part]
         out, at = [], 0
@@ -124,9 +144,11 @@ class AnomalyScorer:
     def version(self) -> str:
         return self.service.version
 
-    def cache_stats(self) -> dict[str, Any]:
-        """This replica's frame cache hits and misses and the camera shards it took: how
-        well camera affinity keeps each camera's frames on one replica."""
+    def replica_stats(self) -> dict[str, Any]:
+        """This replica's frame cache hits and misses, the camera shards it took (how well
+        camera affinity keeps each camera's frames on one replica), the CPU seconds its
+        threads spent in each stage so far (``streamproc.cpu``) and how many model calls it
+        runs at once."""
         cache = self.service.cache
         replica = serve.get_replica_context().replica_id.unique_id
         return {
@@ -134,6 +156,8 @@ class AnomalyScorer:
             "hits": cache.hits,
             "misses": cache.misses,
             "shards": sorted(self.shards),
+            "stages": stage_totals(),
+            "concurrent_batches": self.concurrent_batches,
         }
 
     def check_health(self) -> None:

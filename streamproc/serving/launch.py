@@ -38,6 +38,7 @@ def launch(cfg: ServingConfig, artifact: str | Path, http_port: int | None = Non
         precision=cfg.precision,
         engine=cfg.engine,
         forward_windows=cfg.forward_windows,
+        concurrent_batches=cfg.concurrent_batches,
     )
     opts = deployment_options(cfg)
     app = bind_scorer(args, opts)

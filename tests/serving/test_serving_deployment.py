@@ -1,5 +1,6 @@
-"""The Serve deployment's class without a Ray cluster: the scoring work runs in worker
-threads, never on the replica's event loop."""
+"""The Serve deployment's class without a Ray cluster: the scoring work runs on the
+replica's own threads, never on its event loop, and at most ``concurrent_batches`` model
+calls at once (one on a CPU by default)."""
 
 from __future__ import annotations
 
@@ -10,21 +11,25 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
-from streamproc.serving.deployment import AnomalyScorer
+from streamproc.serving.deployment import AnomalyScorer, default_concurrency
 from streamproc.serving.scorer import ScoreRequest, ScoreResult
 
 
-def test_scoring_runs_off_the_event_loop(tiny_artifact: Path) -> None:
+@pytest.mark.parametrize("concurrent", [None, 2])
+def test_scoring_runs_off_the_event_loop(tiny_artifact: Path, concurrent: int | None) -> None:
     cls: Any = AnomalyScorer.func_or_class  # the class Serve would run
-    replica = cls(str(tiny_artifact), "cpu", 4, 0.001, 1)
-    ran_on: list[int] = []
+    replica = cls(str(tiny_artifact), "cpu", 4, 0.001, 1, concurrent_batches=concurrent)
+    ran: list[tuple[int, float, float]] = []  # (thread, start, end) of each model call
     real = replica.service.score
 
     def slow(requests: list[ScoreRequest]) -> list[ScoreResult]:
-        ran_on.append(threading.get_ident())
+        t0 = time.perf_counter()
         time.sleep(0.3)  # CPU work stand-in: holds its thread, not the loop
-        return real(requests)
+        out = real(requests)
+        ran.append((threading.get_ident(), t0, time.perf_counter()))
+        return out
 
     replica.service.score = slow
     frames = np.random.default_rng(0).integers(0, 255, (4, 48, 64), np.uint8)
@@ -48,6 +53,17 @@ def test_scoring_runs_off_the_event_loop(tiny_artifact: Path) -> None:
     (results,), ticks = asyncio.run(main())
     assert [r.camera for r in results] == [r.camera for r in reqs]
     assert all(r.error is None and len(r.scores) == 4 for r in results)
-    assert len(ran_on) == 2  # 6 windows in model batches of 4: two calls, overlapping
-    assert threading.get_ident() not in ran_on
+    assert len(ran) == 2  # 6 windows in model batches of 4: two calls
+    assert threading.get_ident() not in {t for t, _, _ in ran}
     assert ticks >= 10  # the loop kept running while the batches were scored
+    (_, _, e1), (_, s2, _) = sorted(ran, key=lambda r: r[1])
+    if concurrent is None:  # a CPU replica: one call at a time, the next after it
+        assert s2 >= e1
+    else:  # two threads: the calls overlap
+        assert s2 < e1
+
+
+def test_one_model_call_per_cpu_and_one_more_on_a_gpu() -> None:
+    # Outside Ray a replica counts as one CPU.
+    assert default_concurrency(gpu=False) == 1
+    assert default_concurrency(gpu=True) == 2

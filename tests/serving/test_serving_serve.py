@@ -93,9 +93,11 @@ def test_camera_shards_keep_each_cameras_frames_on_one_replica(tiny_artifact: Pa
         handle = serve.get_app_handle(cfg.app_name)
         stats = {}
         for _ in range(40):  # reach both replicas
-            s = handle.cache_stats.remote().result(timeout_s=60)
+            s = handle.replica_stats.remote().result(timeout_s=60)
             stats[s["replica"]] = s
         assert len(stats) == 2
+        # num_cpus 0.25 on a CPU: one model call at a time
+        assert {s["concurrent_batches"] for s in stats.values()} == {1}
         taken = [shard for s in stats.values() for shard in s["shards"]]
         used = {shard_of(c, 4) for c in cameras}
         assert sorted(taken) == sorted(used)  # every shard on exactly one replica

@@ -81,6 +81,7 @@ applications:
       precision: {{ $s.precision | toJson }}
       engine: {{ $s.engine | toJson }}
       forward_windows: {{ $s.forward_windows | toJson }}
+      concurrent_batches: {{ $s.concurrent_batches | toJson }}
     deployments:
       - name: {{ $s.deployment_name | toJson }}
         max_ongoing_requests: {{ $s.max_ongoing_requests | toJson }}
