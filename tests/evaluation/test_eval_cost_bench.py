@@ -72,6 +72,7 @@ def test_cost_of_the_embedded_pipeline_by_stage(
         assert 0 < sum(st[s] for s in STAGES) <= own * 1.05
         assert row["cpu_s_per_1000_frames"]["kafka"] is None  # memory transport: none
         assert row["redis_commands_per_window"] is None
+        assert row["replica_stage_cpu_s_per_1000_frames"] is None  # no replica
         assert abs(row["micro_auc"] - result["eval_micro_auc"]) < 0.005
     # 2 clips x 40 frames of 48x64 gray, windows of 8 with stride 4 plus a context frame:
     # each frame goes over the wire once with wire version 2 (plus the headers), about

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from streamproc.evaluation.cost_bench import Layout, parse_variant, run_cost
+from streamproc.evaluation.cost_bench import Layout, cost_table, parse_variant, run_cost
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
@@ -32,4 +32,9 @@ def test_cost_through_the_http_ingress(synthetic_dataset: Path, tiny_artifact: P
     assert cpu["replicas"] > 0 and cpu["ray"] > 0  # the model ran in a replica process
     st = row["stage_cpu_s_per_1000_frames"]
     assert st["model"] == 0 and st["preprocess"] == 0  # not in the worker's process
+    # ... but in the replica's, whose stages and the rest add up to its process
+    in_replica = row["replica_stage_cpu_s_per_1000_frames"]
+    assert in_replica["model"] > 0 and in_replica["preprocess"] > 0
+    assert sum(in_replica.values()) == pytest.approx(cpu["replicas"])
+    assert "in the Serve replicas" in cost_table(result)
     assert abs(row["micro_auc"] - result["eval_micro_auc"]) < 0.005
