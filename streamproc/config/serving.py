@@ -98,10 +98,11 @@ class ServingConfig(StrictModel):
     concurrent_batches: int | None = Field(
         None,
         ge=1,
-        description="Model calls a replica runs at once, each on its own thread off the "
-        "replica's event loop. None: one per CPU the replica reserves (num_cpus, rounded "
-        "down, at least 1: more calls than CPUs only time-slice them), plus one on a GPU "
-        "(one call's preprocessing on the CPU overlaps another's forward on the GPU).",
+        description="Most model batches a replica scores at once, each on its own thread "
+        "off its event loop. None: all of a call's batches at once (Python's default pool, "
+        "up to 32 threads), so one batch's preprocessing overlaps another's forward; 1 "
+        "keeps a replica to one core at a time (measured on 2 cores: 17-19% fewer frames/s "
+        "and no CPU per frame saved, BENCHMARKS.md, session 10).",
     )
     max_batch_size: int = Field(16, ge=1, description="@serve.batch: windows per model call.")
     batch_wait_timeout_s: float = Field(

@@ -37,18 +37,6 @@ from streamproc.serving.scorer import ScoreRequest, ScoreResult, ScoringService
 from streamproc.transport.wire import WireError
 
 
-def default_concurrency(gpu: bool) -> int:
-    """``serving.concurrent_batches: null``: one model call per CPU Ray reserved for this
-    replica (``num_cpus``, rounded down, at least one; one outside Ray), and one more on a
-    GPU, so one call's preprocessing on the CPU overlaps another's forward on the GPU."""
-    import ray
-
-    cpus = 1.0
-    if ray.is_initialized():
-        cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1.0)
-    return max(1, int(cpus)) + (1 if gpu else 0)
-
-
 @serve.deployment(
     name="AnomalyScorer",
     # cast: Ray's pydantic model types the field for mypy as a dict; it takes a path.
@@ -71,9 +59,10 @@ class AnomalyScorer:
         self.service = ScoringService(
             artifact, device, frame_cache_frames, threads, precision, engine, forward_windows
         )
-        gpu = self.service.device.type == "cuda"
-        self.concurrent_batches = concurrent_batches or default_concurrency(gpu)
-        self.pool = ThreadPoolExecutor(self.concurrent_batches, "scorer")
+        # serving.concurrent_batches; None: Python's default pool size (min(32, CPUs + 4)),
+        # i.e. every model batch of a call at once
+        self.pool = ThreadPoolExecutor(concurrent_batches, "scorer")
+        self.concurrent_batches = concurrent_batches
         self.max_batch_size = max_batch_size
         self.score_many.set_batch_wait_timeout_s(batch_wait_timeout_s)  # type: ignore[attr-defined]
         self.score.set_max_batch_size(max_batch_size)  # type: ignore[attr-defined]
@@ -87,9 +76,9 @@ class AnomalyScorer:
             self.service.load(artifact)
 
     # The scoring itself (preprocessing, optical flow, the network) runs on the pool's
-    # threads, not on the replica's event loop, so the loop keeps receiving and batching.
-    # With more than one thread (a GPU's default), OpenCV and torch release the GIL, so
-    # one call's preprocessing overlaps another's model work.
+    # threads, not on the replica's event loop, so the loop keeps receiving and batching;
+    # OpenCV and torch release the GIL, so one model batch's preprocessing overlaps
+    # another's model work (unless serving.concurrent_batches is 1).
 
     async def _scored(self, requests: list[ScoreRequest]) -> list[ScoreResult]:
         loop = asyncio.get_running_loop()
@@ -148,7 +137,7 @@ class AnomalyScorer:
         """This replica's frame cache hits and misses, the camera shards it took (how well
         camera affinity keeps each camera's frames on one replica), the CPU seconds its
         threads spent in each stage so far (``streamproc.cpu``) and how many model calls it
-        runs at once."""
+        runs at once (None: no limit but the pool's)."""
         cache = self.service.cache
         replica = serve.get_replica_context().replica_id.unique_id
         return {

@@ -1,6 +1,6 @@
 """The Serve deployment's class without a Ray cluster: the scoring work runs on the
 replica's own threads, never on its event loop, and at most ``concurrent_batches`` model
-calls at once (one on a CPU by default)."""
+batches at once (by default all of a call's)."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from streamproc.serving.deployment import AnomalyScorer, default_concurrency
+from streamproc.serving.deployment import AnomalyScorer
 from streamproc.serving.scorer import ScoreRequest, ScoreResult
 
 
-@pytest.mark.parametrize("concurrent", [None, 2])
+@pytest.mark.parametrize("concurrent", [None, 1])
 def test_scoring_runs_off_the_event_loop(tiny_artifact: Path, concurrent: int | None) -> None:
     cls: Any = AnomalyScorer.func_or_class  # the class Serve would run
     replica = cls(str(tiny_artifact), "cpu", 4, 0.001, 1, concurrent_batches=concurrent)
@@ -57,13 +57,7 @@ def test_scoring_runs_off_the_event_loop(tiny_artifact: Path, concurrent: int | 
     assert threading.get_ident() not in {t for t, _, _ in ran}
     assert ticks >= 10  # the loop kept running while the batches were scored
     (_, _, e1), (_, s2, _) = sorted(ran, key=lambda r: r[1])
-    if concurrent is None:  # a CPU replica: one call at a time, the next after it
+    if concurrent == 1:  # one call at a time, the next after it
         assert s2 >= e1
-    else:  # two threads: the calls overlap
+    else:  # the default: a call's model batches at once
         assert s2 < e1
-
-
-def test_one_model_call_per_cpu_and_one_more_on_a_gpu() -> None:
-    # Outside Ray a replica counts as one CPU.
-    assert default_concurrency(gpu=False) == 1
-    assert default_concurrency(gpu=True) == 2
