@@ -23,7 +23,6 @@ the log and counted, since their next partial windows will be dead-lettered.
 from __future__ import annotations
 
 import logging
-import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -31,6 +30,7 @@ import numpy as np
 
 from streamproc import metrics
 from streamproc.errors import StreamprocError
+from streamproc.ratelimit import Every
 from streamproc.transport.base import Record
 from streamproc.transport.wire import FORGET_AFTER_S, WireMessage, WireWindow
 
@@ -73,7 +73,7 @@ class FrameMemory:
         self._newest_ms: dict[TP, int] = {}  # newest record timestamp per partition
         self.nbytes = 0
         self.evicted = 0  # cameras forgotten for the byte budget
-        self._warned_at = -WARN_EVERY_S
+        self._warn = Every(WARN_EVERY_S)
 
     def build(self, msg: WireMessage, rec: Record) -> Built:
         """The whole window of ``msg`` (from record ``rec``); raises ``Incomplete``.
@@ -150,9 +150,7 @@ class FrameMemory:
             self._drop(camera)
             self.evicted += 1
             metrics.FRAME_MEMORY_EVICTED.inc()
-            now = time.monotonic()
-            if now - self._warned_at >= WARN_EVERY_S:
-                self._warned_at = now
+            if self._warn.due():
                 log.warning(
                     "frame memory over worker.frame_memory_mb: forgot camera %s (%d cameras "
                     "so far; their next partial windows are dead-lettered as incomplete); "

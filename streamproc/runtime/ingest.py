@@ -42,6 +42,7 @@ from streamproc.metrics import (
     WINDOWS_SENT,
     WINDOWS_TOO_LARGE,
 )
+from streamproc.ratelimit import Every
 from streamproc.runtime.positions import Positions, fingerprint
 from streamproc.sources.camera import CameraSource, Clock, Frame, open_camera
 from streamproc.sources.runner import CameraRunner, CameraStatus
@@ -118,7 +119,7 @@ class Ingest:
         self.codec, self.wire_version = codec, wire_version
         # Producers are not promised to be thread-safe; sends are short, so one lock is cheap.
         self._send_lock = threading.Lock()
-        self._failure_logged: dict[str, float] = {}  # camera -> last delivery warning
+        self._failure_logged = Every(WARN_EVERY_S)  # per camera: an outage fails every window
         self._pipes = {
             c.id: _CameraPipe(
                 Windower(c.id, window_length, window_stride),
@@ -305,9 +306,7 @@ class Ingest:
             return
         WINDOWS_DELIVERY_FAILED.labels(camera=camera_id).inc()
         self._pipes[camera_id].whole_next = True
-        now = time.monotonic()
-        if now - self._failure_logged.get(camera_id, -WARN_EVERY_S) >= WARN_EVERY_S:
-            self._failure_logged[camera_id] = now  # an outage fails every window: log a few
+        if self._failure_logged.due(camera_id):
             log.warning("camera %s: a window was not delivered: %s", camera_id, err)
 
     def _encode(self, pipe: _CameraPipe, wire: WireWindow, carried: int | None) -> bytes | None:

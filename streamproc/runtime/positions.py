@@ -23,10 +23,10 @@ import hashlib
 import json
 import logging
 import threading
-import time
 from pathlib import Path
 
 from streamproc.config.cameras import CameraConfig
+from streamproc.ratelimit import Every
 from streamproc.threshold.base import IngestPosition, StateStore
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ class Positions:
         self._dirty: set[str] = set()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._warned = -WARN_EVERY_S
+        self._warn = Every(WARN_EVERY_S)
 
     def load(self, camera: str, fp: str) -> IngestPosition | None:
         """The camera's stored position if it was cut the same way, else None (said)."""
@@ -138,9 +138,7 @@ class Positions:
                 self.store.set_position(camera, pos)
             except Exception as err:  # a store error or a bug: never stop the cameras
                 failed[camera] = pos
-                now = time.monotonic()
-                if now - self._warned >= WARN_EVERY_S:
-                    self._warned = now
+                if self._warn.due():
                     log.warning(
                         "could not write the ingest position of camera %s (%s); retrying. Until "
                         "it is written, a restart re-sends windows the workers have already "
