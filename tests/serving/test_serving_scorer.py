@@ -191,6 +191,9 @@ def test_cached_windows_are_the_offline_clip_and_each_flow_is_computed_once(
     for s in starts:
         window = ScoreRequest("cam", s, clip[s : s + 4], clip[s - 1] if s else None)
         got = svc.preprocess(art, window)
-        np.testing.assert_array_equal(got, offline[s : s + 4].transpose(1, 0, 2, 3))
+        # Equal to float32 rounding: OpenCV's Farneback itself differs by an ulp now and
+        # then for the same two frames in other buffers (seen on this CI machine).
+        want = offline[s : s + 4].transpose(1, 0, 2, 3)
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
     assert len(flows) == len(clip) - 1  # each frame's motion once (the first has none)
     assert len(primes) == len(starts) - 1  # once per window, before its first new frame
