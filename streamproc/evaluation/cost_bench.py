@@ -379,36 +379,38 @@ def cost_table(result: dict[str, Any]) -> str:
             _f(r["micro_auc"], 3),
         ]
         lines.append("| " + " | ".join(cells) + " |\n")
-    names = [*STAGES, OUTSIDE]
-    lines.append(
-        "\nCPU seconds per 1,000 frames by stage, in the streamproc process (with Serve "
-        "scoring the preprocess, model and heatmap stages run in the replicas):\n\n"
+    lines += _stage_table(
+        "in the streamproc process (with Serve scoring the preprocess, model and heatmap "
+        "stages run in the replicas)",
+        rows,
+        "stage_cpu_s_per_1000_frames",
+        [*STAGES, OUTSIDE],
+    )
+    served = [r for r in rows if r.get("replica_stage_cpu_s_per_1000_frames")]
+    if served:
+        lines += _stage_table(
+            "in the Serve replicas (outside stages: Ray's and Serve's own work in the replica "
+            "processes, the request's deserialisation, idle threads)",
+            served,
+            "replica_stage_cpu_s_per_1000_frames",
+            [*SERVED, OUTSIDE],
+        )
+    return "".join(lines)
+
+
+def _stage_table(where: str, rows: list[dict[str, Any]], key: str, names: list[str]) -> list[str]:
+    """Markdown lines: CPU per 1,000 frames by stage, ``where``, one row per run."""
+    lines = [
+        f"\nCPU seconds per 1,000 frames by stage, {where}:\n\n"
         "| variant | workers x replicas | "
         + " | ".join(names)
         + " |\n"
         + "|---" * (len(names) + 2)
         + "|\n"
-    )
+    ]
     for r in rows:
-        st = r["stage_cpu_s_per_1000_frames"]
+        st = r[key]
         lines.append(
-            "| " + " | ".join([r["variant"], r["layout"], *(_f(st[s]) for s in names)]) + " |\n"
+            "| " + " | ".join([r["variant"], r["layout"], *(_f(st[n]) for n in names)]) + " |\n"
         )
-    served = [r for r in rows if r.get("replica_stage_cpu_s_per_1000_frames")]
-    if served:
-        names = [*SERVED, OUTSIDE]
-        lines.append(
-            "\nCPU seconds per 1,000 frames by stage, in the Serve replicas (outside stages: "
-            "Ray's and Serve's own work in the replica processes, the request's "
-            "deserialisation, idle threads):\n\n"
-            "| variant | workers x replicas | "
-            + " | ".join(names)
-            + " |\n"
-            + "|---" * (len(names) + 2)
-            + "|\n"
-        )
-        for r in served:
-            st = r["replica_stage_cpu_s_per_1000_frames"]
-            cells = [r["variant"], r["layout"], *(_f(st[s]) for s in names)]
-            lines.append("| " + " | ".join(cells) + " |\n")
-    return "".join(lines)
+    return lines
