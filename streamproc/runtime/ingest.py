@@ -119,7 +119,7 @@ class Ingest:
         self.codec, self.wire_version = codec, wire_version
         # Producers are not promised to be thread-safe; sends are short, so one lock is cheap.
         self._send_lock = threading.Lock()
-        self._failure_logged = Every(WARN_EVERY_S)  # per camera: an outage fails every window
+        self._warn = Every(WARN_EVERY_S)  # per camera: an outage fails every window
         self._pipes = {
             c.id: _CameraPipe(
                 Windower(c.id, window_length, window_stride),
@@ -306,7 +306,7 @@ class Ingest:
             return
         WINDOWS_DELIVERY_FAILED.labels(camera=camera_id).inc()
         self._pipes[camera_id].whole_next = True
-        if self._failure_logged.due(camera_id):
+        if self._warn.due(camera_id):
             log.warning("camera %s: a window was not delivered: %s", camera_id, err)
 
     def _encode(self, pipe: _CameraPipe, wire: WireWindow, carried: int | None) -> bytes | None:

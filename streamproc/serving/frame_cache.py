@@ -4,8 +4,10 @@ once.
 A frame's model input (appearance and motion channel) depends only on the frame and the
 one before it. Consecutive windows of a camera overlap (8 frames at stride 4 share 4),
 so without a cache every frame's optical flow is computed about twice. Keyed by a hash
-of both frames' bytes, a hit is exactly what preprocessing would return: the cache can
-never change a score, only skip work. Bounded (LRU) and thread-safe.
+of both frames' bytes, a hit is what preprocessing returned for those two frames (a
+recomputation can differ in the last bit: OpenCV's Farneback is not bit-reproducible
+across buffers), so the cache skips work without changing a score beyond float32
+rounding. Bounded (LRU) and thread-safe.
 """
 
 from __future__ import annotations
