@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Everything streamproc needs on a fresh Debian machine, idempotent and cached:
-#   - a virtualenv outside the clone, keyed by the dependency list (torch from PyPI is
-#     a multi-GB CUDA build: it is downloaded once per dependency set, not per run),
+#   - a virtualenv outside the clone, installed from requirements.lock and keyed by its
+#     hash (torch from PyPI is a multi-GB CUDA build: it is downloaded once per lock),
 #     linked as ./.venv, with streamproc installed editable into it;
 #   - Kafka (from Maven Central) and redis-server (Debian) via install_services.sh.
 # Usage: bash scripts/setup.sh [--no-services]
@@ -15,23 +15,24 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 "$PYTHON" -c 'import sys; assert sys.version_info >= (3, 11), sys.version' 2>/dev/null \
   || { log "ERROR: $PYTHON must be Python >= 3.11 (set STREAMPROC_PYTHON)"; exit 1; }
 
-# The key: python version + the [project] dependency lists (not the whole pyproject,
-# so editing tool settings does not reinstall torch).
+# The key: python version + the lock's hash. The lock (requirements.lock, refreshed by
+# scripts/lock.sh) pins every package of the resolved environment with its hashes, so a
+# fresh machine installs exactly what CI tested; editing pyproject's tool settings or
+# ranges alone never reinstalls torch.
 KEY=$("$PYTHON" - <<'PY'
-import hashlib, sys, tomllib
-p = tomllib.load(open("pyproject.toml", "rb"))["project"]
-blob = repr((sys.version_info[:2], p["dependencies"], p.get("optional-dependencies", {})))
-print(hashlib.sha256(blob.encode()).hexdigest()[:16])
+import hashlib, sys
+blob = repr(sys.version_info[:2]).encode() + open("requirements.lock", "rb").read()
+print(hashlib.sha256(blob).hexdigest()[:16])
 PY
 )
 VENV="$VENV_ROOT/$KEY"
 if [ ! -f "$VENV/.complete" ]; then
-  log "creating virtualenv $VENV (first time for this dependency set; torch is large)"
+  log "creating virtualenv $VENV from requirements.lock (first time for this lock; torch is large, a few minutes)"
   rm -rf "$VENV"
   mkdir -p "$VENV_ROOT"
   "$PYTHON" -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet --upgrade pip
-  "$VENV/bin/pip" install --quiet --progress-bar off -e ".[dev]"
+  "$VENV/bin/pip" install --quiet --progress-bar off --require-hashes --no-deps -r requirements.lock
+  "$VENV/bin/pip" install --quiet --no-deps -e .
   touch "$VENV/.complete"
 else
   log "using cached virtualenv $VENV"

@@ -25,7 +25,7 @@ def test_jobs_api_needs_the_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         monkeypatch.delenv(var)
     monkeypatch.setenv("HOME", str(home))
     head_env = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token, "HOME": str(home)}
-    with ray_head(1, head_env, start_timeout_s=60) as head:
+    with ray_head(1, head_env) as head:
         job = jobs.JobSpec("streamproc.ray_cluster", [])  # connects, prints resources
         with pytest.raises(StreamprocError, match="requires token authentication") as err:
             jobs.submit_job(head.dashboard, job, print)

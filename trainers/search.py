@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import optuna
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search.optuna import OptunaSearch
@@ -37,6 +36,7 @@ from streamproc.training.epochs import epochs_for
 from trainers.data import SearchData, load_search_data
 from trainers.objective import evaluate
 from trainers.report import plot_objective, write_table
+from trainers.sampler import NSGAIISampler
 from trainers.space import base_point, evolutionary_space, grid_space
 from trainers.trial import TrialSettings, run_trial
 
@@ -137,9 +137,7 @@ def build_tuner(spec: SearchSpec, data: SearchData, log: Log) -> tune.Tuner:
     else:
         # NSGA-II is a genetic algorithm (selection, crossover, mutation) over every kind
         # of dimension; its first generation is random, then it breeds from the best.
-        sampler = optuna.samplers.NSGAIISampler(
-            population_size=max(2, min(16, spec.trials // 3)), seed=spec.seed
-        )
+        sampler = NSGAIISampler(population_size=max(2, min(16, spec.trials // 3)), seed=spec.seed)
         search_alg = OptunaSearch(sampler=sampler, points_to_evaluate=[base_point(spec.base)])
         space, samples = evolutionary_space(), spec.trials
     return tune.Tuner(
