@@ -25,7 +25,8 @@ import ray.train.torch
 from safetensors.torch import load_file
 
 from streamproc.config import StreamprocConfig, config_from_dict
-from streamproc.model.artifact import MODEL_SECTIONS, save_artifact
+from streamproc.config.root import MODEL_SECTIONS
+from streamproc.model.artifact import save_artifact
 from streamproc.model.device import pick_device
 from streamproc.model.registry import build_model
 from streamproc.training.checkpoint import CHECKPOINT_DIR, Progress, save_checkpoint

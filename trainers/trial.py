@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from streamproc.config import StreamprocConfig, apply_overrides, config_from_dict
-from streamproc.model.artifact import MODEL_SECTIONS, save_artifact
+from streamproc.config.root import MODEL_SECTIONS
+from streamproc.model.artifact import save_artifact
 from streamproc.training.epochs import epochs_for
 from trainers.data import SearchData
 from trainers.loop import build_artifact, run_epochs, training_metadata

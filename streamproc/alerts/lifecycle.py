@@ -114,8 +114,19 @@ def end_if_gone(
     seen = state.seen_at or state.last_time  # a state from before seen_at existed
     if now - seen < timeout_s:
         return None
+    return end_open(state, camera, "camera-gone", cal)
+
+
+def end_open(
+    state: CameraState | None, camera: str, reason: EndReason, cal: Calibrated
+) -> CameraState | None:
+    """The state with its open incident ended for ``reason`` outside a frame's decision
+    (the camera went away, or the worker stopped cleanly); None when nothing is open.
+    Pure and idempotent like ``end_if_gone``; smoothing starts afresh afterwards."""
+    if state is None or state.alert is None:
+        return None
     st = state.model_copy(deep=True)
-    _end(st, camera, "camera-gone", cal)
+    _end(st, camera, reason, cal)
     st.decider = None  # when the camera returns, smoothing starts afresh
     return st
 

@@ -16,9 +16,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = 2  # 2: `reason` on end messages; the stream is part of event_id
+# 2: `reason` on end messages; the stream is part of event_id.
+# 3: end reason 'shutdown' (a consumer validating against the v2 schema's enum rejects it).
+SCHEMA_VERSION = 3
 
-EndReason = Literal["quiet", "max-duration", "stream-restart", "camera-gone"]
+EndReason = Literal["quiet", "max-duration", "stream-restart", "camera-gone", "shutdown"]
 
 
 def event_id(camera: str, stream: str, first_seq: int, model_version: str) -> str:
@@ -54,7 +56,8 @@ class AlertEvent(BaseModel):
         description="Why the incident ended (end only): 'quiet' (cooldown frames without an "
         "active decision), 'max-duration' (alerts.max_incident_frames; the camera "
         "re-baselines), 'stream-restart' (the camera's capture restarted), 'camera-gone' "
-        "(no window for alerts.camera_timeout_s).",
+        "(no window for alerts.camera_timeout_s), 'shutdown' (the worker or `streamproc run` "
+        "was stopped cleanly; a crash never ends an incident, recovery resumes it).",
     )
     peak_score: float = Field(description="Highest smoothed score so far in the incident.")
     current_score: float = Field(description="Smoothed score at this message.")

@@ -12,16 +12,12 @@ from pydantic import ValidationError
 from streamproc.cli.common import console, friendly_errors
 from streamproc.config import StreamprocConfig, apply_overrides, parse_override
 from streamproc.config.cameras import CameraDefaults
+from streamproc.config.data import FLOW_METHODS
 from streamproc.errors import ConfigError
-from streamproc.evaluation.ablation import ablation_table, scoring_ablation
-from streamproc.evaluation.benchmark import run_benchmark
-from streamproc.evaluation.flow_bench import METHODS as FLOW_METHODS
-from streamproc.evaluation.flow_bench import flow_rows, flow_table
-from streamproc.evaluation.model_bench import DEFAULT_VARIANTS as MODEL_VARIANTS
-from streamproc.evaluation.pipeline_bench import run_pipeline_bench
-from streamproc.model.artifact import load_artifact
 from streamproc.model.registry import MODELS, get_entry
-from streamproc.sources.dataset import open_split
+
+# The benchmarks (torch, Ray, Kafka, OpenCV) are imported by the command that runs them,
+# so that `streamproc --help` and the light commands start at once.
 
 app = typer.Typer(help="Benchmarks (results go into BENCHMARKS.md).", no_args_is_help=True)
 
@@ -81,6 +77,9 @@ def detection(
 ) -> None:
     """Train each model with default settings on each scene, evaluate under both
     protocols beside the training-free baselines, print a table with the mean."""
+    from streamproc.evaluation.benchmark import run_benchmark
+    from streamproc.sources.dataset import open_split
+
     for m in model:
         get_entry(m)
     overrides = dict(parse_override(item, "--set") for item in override)
@@ -130,6 +129,8 @@ def pipeline(
     ),
 ) -> None:
     """Replay every test clip as a camera through the full pipeline and measure it."""
+    from streamproc.evaluation.pipeline_bench import run_pipeline_bench
+
     kind, mode = modes(transport, scoring)
     result = run_pipeline_bench(
         data,
@@ -184,6 +185,9 @@ def flow(
 ) -> None:
     """Optical-flow algorithms for the motion channel: AUC of the flow-speed score and CPU
     ms per frame on each scene."""
+    from streamproc.evaluation.flow_bench import flow_rows, flow_table
+    from streamproc.sources.dataset import open_split
+
     for m in method:
         if m not in FLOW_METHODS:
             raise ConfigError(f"--method must be one of {list(FLOW_METHODS)}, got {m!r}")
@@ -202,6 +206,9 @@ def scoring(
     out: Path | None = typer.Option(None, "--out", help="Also write the table here."),
 ) -> None:
     """Scoring choices (pixel normalisation, channels, patch) and two training-free baselines."""
+    from streamproc.evaluation.ablation import ablation_table, scoring_ablation
+    from streamproc.model.artifact import load_artifact
+
     rows = scoring_ablation(data, artifact)
     table = ablation_table(rows, str(artifact), load_artifact(artifact).version)
     save(out, table)
@@ -244,6 +251,7 @@ def cost(
     """CPU seconds per 1,000 frames of every process and stage, bytes per frame on the
     frames topic and Redis commands per window, for each layout and variant."""
     from streamproc.evaluation.cost_bench import cost_table, parse_layout, parse_variant, run_cost
+    from streamproc.sources.dataset import open_split
 
     kind, mode = modes(transport, "serve" if scoring == "http" else scoring)
     layouts = [parse_layout(x) for x in layout]
@@ -267,9 +275,10 @@ def model(
     data: Path = typer.Option(..., "--data", help="Labelled dataset (real windows to time)."),
     artifact: Path = ARTIFACT,
     variant: list[str] = typer.Option(
-        list(MODEL_VARIANTS),
+        [],
         "--variant",
-        help="ENGINE-PRECISION, repeatable: eager|compile (serving.engine) or onnx (ONNX "
+        help="ENGINE-PRECISION, repeatable (default: eager and compile in fp32 and bf16, and "
+        "onnx-fp32 where ONNX Runtime is installed): eager|compile (serving.engine) or onnx (ONNX "
         "Runtime, fp32 only) with auto|fp32|bf16|fp16 (serving.precision). eager-fp32, "
         "the reference, is always measured.",
     ),
@@ -297,9 +306,15 @@ def model(
 ) -> None:
     """CPU ms per frame of the network's forward pass for each engine and precision, on the
     same real windows, with the scores' distance from eager fp32."""
-    from streamproc.evaluation.model_bench import model_table, parse_variant, run_model_bench
+    from streamproc.evaluation.model_bench import (
+        DEFAULT_VARIANTS,
+        model_table,
+        parse_variant,
+        run_model_bench,
+    )
+    from streamproc.sources.dataset import open_split
 
-    variants = [parse_variant(v) for v in variant]
+    variants = [parse_variant(v) for v in variant or DEFAULT_VARIANTS]
     open_split(data, "test", require_labels=True)
     result = run_model_bench(
         data, artifact, variants, threads, batch, windows, rounds, accuracy,
@@ -378,3 +393,18 @@ def chaos(
     typer.echo(table(results, short))
     if not all(r.passed for r in results):
         raise typer.Exit(1)
+
+
+@app.command("startup")
+@friendly_errors
+def startup(
+    rounds: int = typer.Option(5, "--rounds", min=1, help="Runs of each command, alternated."),
+    out: Path | None = typer.Option(None, "--out", help="Also write the table here."),
+) -> None:
+    """CPU seconds of the light commands (--help, config, camera, alerts schema) in fresh
+    processes, and whether any loads torch, Ray, Kafka or OpenCV. Goal: under 1 s each."""
+    from streamproc.evaluation.startup_bench import run_startup, startup_table
+
+    table = startup_table(run_startup(rounds), rounds)
+    save(out, table)
+    typer.echo(table)

@@ -81,8 +81,20 @@ def list_cameras(config: Path | None = CONFIG) -> None:
 @app.command("show")
 @friendly_errors
 def show(camera: str, config: Path | None = CONFIG) -> None:
-    """A camera's settings and state as JSON."""
-    store = _store(config)
+    """A camera's settings and state as JSON; exit 2 for a camera nobody knows."""
+    cfg = load_config(config)
+    store = make_store(cfg.state)
+    configured = [c.id for c in cfg.cameras.cameras]
+    stored = store.cameras()
+    if camera not in stored and camera not in configured:
+        store.close()
+        known = sorted(set(stored) | set(configured))
+        raise ConfigError(
+            f"unknown camera {camera!r}: it is not in the config and the state store has no "
+            f"settings or state for it. Known cameras: {', '.join(known) or 'none yet'}. "
+            "A camera is known once ingest sends its first window or `camera set` stores "
+            "settings for it."
+        )
     st = store.get_state(camera)
     out = {
         "settings": store.get_settings(camera).model_dump(mode="json"),

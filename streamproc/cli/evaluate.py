@@ -11,12 +11,6 @@ from pydantic import ValidationError
 from streamproc.cli.common import console, friendly_errors
 from streamproc.config.serving import DEFAULT_ENGINE, DEFAULT_PRECISION, ServingConfig
 from streamproc.errors import ConfigError, DataError
-from streamproc.evaluation.figures import draw_plots
-from streamproc.evaluation.protocols import PROTOCOLS, Protocol
-from streamproc.evaluation.runner import report_for, score_dataset
-from streamproc.model.artifact import load_artifact
-from streamproc.model.device import pick_device
-from streamproc.threshold.policy import calibrated_from_stats
 
 
 @friendly_errors
@@ -44,6 +38,14 @@ def evaluate(
     ),
 ) -> None:
     """Evaluate an artifact on DIR/test under one protocol."""
+    # Here, not at the top: `streamproc --help` must not load torch and scikit-learn.
+    from streamproc.evaluation.figures import draw_plots
+    from streamproc.evaluation.protocols import PROTOCOLS, Protocol
+    from streamproc.evaluation.runner import report_for, score_dataset
+    from streamproc.model.artifact import load_artifact
+    from streamproc.model.device import pick_device
+    from streamproc.threshold.policy import calibrated_from_stats
+
     if protocol not in PROTOCOLS:
         raise DataError(f"--protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
     serving = serving_options(precision, engine)

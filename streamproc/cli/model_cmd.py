@@ -10,6 +10,7 @@ is live; requests in flight finish on the model they started with.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -17,9 +18,18 @@ from streamproc.cli.common import console, friendly_errors
 from streamproc.config import load_config
 from streamproc.config.serving import ServingConfig
 from streamproc.errors import ConfigError
-from streamproc.model.store import ModelStore
+
+if TYPE_CHECKING:
+    from streamproc.model.store import ModelStore
 
 app = typer.Typer(help="Versioned model store: export, list, promote.", no_args_is_help=True)
+
+
+def open_store(uri: str) -> ModelStore:
+    """The store at ``uri``; imported here because the store loads torch (the artifact)."""
+    from streamproc.model.store import ModelStore
+
+    return ModelStore(uri)
 
 
 def redeploy(serving: ServingConfig, artifact: str, ray_address: str) -> str:
@@ -39,7 +49,7 @@ def export(
     name: str | None = typer.Option(None, "--name", help="Model name (default: model type)."),
 ) -> None:
     """Copy an artifact (e.g. from `streamproc train`) into the store as a version."""
-    v = ModelStore(store).export(artifact, name)
+    v = open_store(store).export(artifact, name)
     console.print(f"exported {v.name} version [bold]{v.version}[/] -> {v.uri}")
 
 
@@ -50,7 +60,7 @@ def list_versions(
     name: str | None = typer.Option(None, "--name", help="Model (default: the only one)."),
 ) -> None:
     """Versions of a model, oldest first; `*` marks the current one."""
-    s = ModelStore(store)
+    s = open_store(store)
     model = s.resolve_name(name)
     current = s.current(model)
     for v in s.versions(model):
@@ -78,7 +88,7 @@ def promote(
     ),
 ) -> None:
     """Point STORE/NAME/current at VERSION and, with --ray-address, hot-swap serving."""
-    s = ModelStore(store)
+    s = open_store(store)
     model = s.resolve_name(name)
     previous = s.promote(model, version)
     console.print(f"{model}: current {previous or '(none)'} -> [bold]{version}[/]")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -13,7 +14,9 @@ from streamproc.cli.common import console, friendly_errors, service_logging
 from streamproc.cli.run import print_alert
 from streamproc.config import load_config
 from streamproc.errors import ConfigError
-from streamproc.pipeline import Pipeline
+
+if TYPE_CHECKING:  # the pipeline loads torch, Ray, Kafka and OpenCV: only in the commands
+    from streamproc.pipeline import Pipeline
 
 
 def _wait_for_signal(pipe: Pipeline) -> None:
@@ -50,6 +53,8 @@ def ingest(
     ),
 ) -> None:
     """Read the configured cameras and produce frame windows to the frames topic."""
+    from streamproc.pipeline import Pipeline
+
     service_logging()
     cfg = load_config(config)
     if shard:
@@ -74,6 +79,8 @@ def worker(
     workers: int | None = typer.Option(None, "--workers", min=1, help="Worker threads."),
 ) -> None:
     """Consume frame windows, score them, keep thresholds, publish scores and alerts."""
+    from streamproc.pipeline import Pipeline
+
     service_logging()
     cfg = load_config(config)
     pipe = Pipeline(cfg, _artifact(artifact, cfg.serving.artifact), on_message=print_alert)

@@ -10,9 +10,8 @@ import typer
 from rich.markup import escape
 
 from streamproc.cli.common import console, friendly_errors
+from streamproc.cli.progress import training_progress
 from streamproc.config import load_config
-from streamproc.pipeline import Pipeline
-from streamproc.runtime.demo import demo_artifact, synthetic_cameras
 
 CACHE = Path.home() / ".cache" / "streamproc" / "models"
 
@@ -49,6 +48,10 @@ def run(
 
     With no config: synthetic cameras, the in-process transport, the embedded state store
     and a local Ray; a small model is trained first when no artifact is given."""
+    # Here, not at the top: the pipeline loads torch, Ray, Kafka and OpenCV.
+    from streamproc.pipeline import Pipeline
+    from streamproc.runtime.demo import demo_artifact, synthetic_cameras
+
     cfg = load_config(config)
     if not cfg.cameras.cameras:
         cfg.cameras.cameras = synthetic_cameras(cameras)
@@ -56,7 +59,8 @@ def run(
         cfg.serving.mode = "local"
     art = artifact or (Path(cfg.serving.artifact) if cfg.serving.artifact else None)
     if art is None:
-        art = demo_artifact(CACHE, log=lambda s: console.print(s))
+        with training_progress() as (on_step, on_clip):
+            art = demo_artifact(CACHE, lambda s: console.print(s), on_step, on_clip)
     names = ", ".join(c.id for c in cfg.cameras.enabled())
     console.print(
         f"starting: {len(cfg.cameras.enabled())} camera(s) ({escape(names)}), "

@@ -10,7 +10,6 @@ import yaml
 
 from streamproc.cli.common import console, friendly_errors
 from streamproc.config import load_config
-from streamproc.serving.app import serve_config
 
 app = typer.Typer(help="Ray Serve deployment of the model.", no_args_is_help=True)
 
@@ -25,6 +24,8 @@ def config(
     out: Path | None = typer.Option(None, "--out", help="Write here instead of stdout."),
 ) -> None:
     """Print the standard Serve config file (`serve deploy FILE`, RayService serveConfigV2)."""
+    from streamproc.serving.app import serve_config  # Ray Serve: only in this command
+
     text = yaml.safe_dump(serve_config(load_config(config).serving, artifact), sort_keys=False)
     if out is None:
         typer.echo(text, nl=False)

@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from streamproc import jobs
 from streamproc.cli.common import console, friendly_errors, resolve_config
-from streamproc.training import train as run_training
+from streamproc.cli.progress import training_progress
 
 
 @friendly_errors
@@ -53,36 +52,10 @@ def train(
     if ray_address:
         job = jobs.training_job(cfg, data, out, remote=True)
         raise typer.Exit(jobs.run_job(job, ray_address, token_file=ray_token_file))
+    from streamproc.training import train as run_training  # torch: only when training here
+
     console.print(f"training [bold]{cfg.model.name}[/] on {data} -> {out}")
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[info]}"),
-        TimeRemainingColumn(),
-        console=console,
-    ) as bar:
-        load_task = bar.add_task("reading clips", total=None, info="")
-        task = bar.add_task("epoch", total=None, info="", visible=False)
-
-        def on_clip(name: str) -> None:
-            bar.update(load_task, advance=1, info=name)
-
-        def on_step(
-            epoch: int, epochs: int, step: int, steps: int, parts: dict[str, float]
-        ) -> None:
-            bar.update(load_task, visible=False)
-            if step + 1 == steps:  # a line per epoch survives in logs and CI output
-                bar.console.print(f"epoch {epoch + 1}/{epochs} loss {parts['loss']:.5f}")
-            bar.update(
-                task,
-                visible=True,
-                total=epochs,
-                completed=epoch + (step + 1) / steps,
-                description=f"epoch {epoch + 1}/{epochs}",
-                info=f"loss {parts['loss']:.5f}",
-            )
-
+    with training_progress() as (on_step, on_clip):
         result = run_training(cfg, data, out, on_step, on_clip, resume=not fresh)
     for warning in result.warnings:
         console.print(f"[yellow]warning:[/] {warning}")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import Field, model_validator
 
 from streamproc.config.base import StrictModel
+
+FlowMethod = Literal["farneback", "dis"]
+FLOW_METHODS: tuple[str, ...] = get_args(FlowMethod)
 
 
 class PreprocessConfig(StrictModel):
@@ -29,7 +32,7 @@ class PreprocessConfig(StrictModel):
         gt=0,
         description="Multiplier on the motion channel so small motions use the [0,1] range.",
     )
-    flow_method: Literal["farneback", "dis"] = Field(
+    flow_method: FlowMethod = Field(
         "farneback",
         description="'flow': the optical-flow algorithm; 'dis' = OpenCV's DIS (fast preset), "
         "'farneback' = Farneback. BENCHMARKS.md compares them (AUC and CPU ms per frame).",

@@ -19,6 +19,10 @@ from streamproc.config.training import TrainingConfig
 from streamproc.config.transport import MemoryTransportConfig, TopicsConfig, TransportConfig
 from streamproc.config.worker import MetricsConfig, WorkerConfig
 
+# The sections a model carries in its artifact; deployment sections (cameras, transport,
+# ...) and their secrets never go into one.
+MODEL_SECTIONS = {"data", "model", "training", "scoring", "smoothing", "evaluation"}
+
 
 class StreamprocConfig(StrictModel):
     """Root of the config. Every section has good defaults; a file overrides what it names.

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
 import numpy as np
 
 from streamproc.config import StreamprocConfig
-from streamproc.config.data import PreprocessConfig
+from streamproc.config.data import FLOW_METHODS, PreprocessConfig
 from streamproc.evaluation.protocols import PROTOCOLS
 from streamproc.evaluation.runner import report_for, score_baseline
 from streamproc.sources.dataset import open_split
@@ -19,7 +19,7 @@ from streamproc.sources.frames import read_frames
 from streamproc.threshold.policy import calibrated_from_stats
 from streamproc.windowing.preprocess import FramePreprocessor
 
-METHODS: tuple[str, ...] = get_args(PreprocessConfig.model_fields["flow_method"].annotation)
+METHODS = FLOW_METHODS
 TIMED_FRAMES = 200
 
 

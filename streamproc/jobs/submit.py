@@ -34,9 +34,9 @@ from pathlib import Path
 from typing import Any
 
 from streamproc.config import StreamprocConfig
+from streamproc.config.root import MODEL_SECTIONS
 from streamproc.errors import ConfigError, StreamprocError
 from streamproc.jobs.args import TuneArgs, job_argv
-from streamproc.model.artifact import MODEL_SECTIONS
 from streamproc.ray_cluster import TOKEN_FIX, auth_headers, cluster_token
 
 TRAINERS = "trainers"

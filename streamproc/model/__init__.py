@@ -1,15 +1,6 @@
-"""Networks (pure torch), window scoring, calibration and the model artifact."""
+"""Networks (pure torch), window scoring, calibration and the model artifact.
 
-from streamproc.model.artifact import Artifact, load_artifact, save_artifact
-from streamproc.model.registry import MODELS, build_model
-from streamproc.model.scoring import Calibration, WindowScorer
-
-__all__ = [
-    "MODELS",
-    "Artifact",
-    "Calibration",
-    "WindowScorer",
-    "build_model",
-    "load_artifact",
-    "save_artifact",
-]
+Import from the modules themselves (``streamproc.model.artifact``, ``.registry``,
+``.scoring``): this package imports nothing, so reading the model table (the CLI's
+``--model`` names) does not load torch.
+"""

@@ -26,6 +26,7 @@ from safetensors.torch import load_file, save_file
 
 from streamproc import __version__
 from streamproc.config import StreamprocConfig, config_from_dict
+from streamproc.config.root import MODEL_SECTIONS
 from streamproc.errors import ArtifactError, ConfigError
 from streamproc.model.base import AnomalyModel
 from streamproc.model.device import Precision
@@ -33,9 +34,6 @@ from streamproc.model.engine import Engine
 from streamproc.model.registry import build_model
 from streamproc.model.scoring import Calibration, WindowScorer
 
-# The sections a model carries; deployment sections (cameras, transport, ...) and their
-# secrets never go into an artifact.
-MODEL_SECTIONS = {"data", "model", "training", "scoring", "smoothing", "evaluation"}
 FILES = ("weights.safetensors", "config.json", "calibration.json", "calibration.safetensors")
 
 

@@ -1,18 +1,21 @@
-"""Models by name. An unknown name fails with the list of valid ones."""
+"""Models by name. An unknown name fails with the list of valid ones.
+
+The networks (torch) are imported by their builders, not here: the CLI reads this table
+for names, summaries and recommended settings, and must start without loading torch.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from streamproc.config.data import DataConfig
 from streamproc.config.model import ModelConfig
 from streamproc.errors import ConfigError
-from streamproc.model.attention_ae import AttentionAE, AttentionAEConfig
-from streamproc.model.base import AnomalyModel
-from streamproc.model.conv3d_ae import Conv3dAE, Conv3dAEConfig
-from streamproc.model.convlstm_ae import ConvLSTMAE, ConvLSTMAEConfig
+
+if TYPE_CHECKING:
+    from streamproc.model.base import AnomalyModel
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,8 @@ class ModelEntry:
 
 
 def _attention(m: ModelConfig, d: DataConfig) -> AnomalyModel:
+    from streamproc.model.attention_ae import AttentionAE, AttentionAEConfig
+
     p = d.preprocess
     return AttentionAE(
         AttentionAEConfig(
@@ -46,10 +51,14 @@ def _attention(m: ModelConfig, d: DataConfig) -> AnomalyModel:
 
 
 def _conv3d(m: ModelConfig, d: DataConfig) -> AnomalyModel:
+    from streamproc.model.conv3d_ae import Conv3dAE, Conv3dAEConfig
+
     return Conv3dAE(Conv3dAEConfig(channels=d.preprocess.channels, base=2 * m.base_channels))
 
 
 def _convlstm(m: ModelConfig, d: DataConfig) -> AnomalyModel:
+    from streamproc.model.convlstm_ae import ConvLSTMAE, ConvLSTMAEConfig
+
     return ConvLSTMAE(
         ConvLSTMAEConfig(
             channels=d.preprocess.channels, base=m.base_channels, hidden=m.latent_channels

@@ -11,10 +11,12 @@ import cv2
 
 from streamproc.config import StreamprocConfig, apply_overrides
 from streamproc.config.cameras import CameraConfig
+from streamproc.config.root import MODEL_SECTIONS
 from streamproc.errors import ArtifactError
-from streamproc.model.artifact import MODEL_SECTIONS, load_artifact
+from streamproc.model.artifact import load_artifact
 from streamproc.sources.camera import SyntheticScene
 from streamproc.training import train
+from streamproc.training.loop import StepHook
 
 DEMO_MODEL = {
     "data.preprocess.height": 64,
@@ -57,9 +59,15 @@ def _flush(root: Path, clip: int, run: list, length: int) -> int:
     return clip + 1
 
 
-def demo_artifact(cache: Path, log: Callable[[str], None] = print) -> Path:
+def demo_artifact(
+    cache: Path,
+    log: Callable[[str], None] = print,
+    on_step: StepHook | None = None,
+    on_clip: Callable[[str], None] | None = None,
+) -> Path:
     """A small model trained on synthetic normal footage, cached by its settings (all of
-    them, so a change of a default trains a new one)."""
+    them, so a change of a default trains a new one); ``on_step`` and ``on_clip`` follow
+    the training as in ``streamproc.training.train``."""
     cfg = apply_overrides(StreamprocConfig(), DEMO_MODEL)
     settings = cfg.model_dump_json(include=MODEL_SECTIONS)
     key = hashlib.sha256(settings.encode()).hexdigest()[:12]
@@ -74,5 +82,5 @@ def demo_artifact(cache: Path, log: Callable[[str], None] = print) -> Path:
         log(f"writing synthetic normal footage to {data}")
         write_normal_footage(data)
     log(f"training a small demo model ({cfg.training.epochs} epochs) -> {out}")
-    train(cfg, data, out)
+    train(cfg, data, out, on_step, on_clip)
     return out

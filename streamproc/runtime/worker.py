@@ -41,7 +41,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streamproc import metrics
-from streamproc.alerts.lifecycle import ScoredWindow, apply_scores, end_if_gone, is_retired
+from streamproc.alerts.lifecycle import (
+    ScoredWindow,
+    apply_scores,
+    end_if_gone,
+    end_open,
+    is_retired,
+)
 from streamproc.alerts.schema import AlertEvent
 from streamproc.alerts.sinks import AlertSink, FanOut, LogSink, TopicSink, outbox_event
 from streamproc.config.transport import TopicsConfig
@@ -126,6 +132,7 @@ class StreamWorker:
         self._swept_at = time.monotonic()  # the first sweep waits a period (state warms up)
         self.progress_at = time.monotonic()  # last commit, or last poll with nothing to do
         self._idle = False  # the last poll found nothing and nothing is in hand
+        self._applied: set[str] = set()  # cameras whose windows this worker applied
 
     def stop(self) -> None:
         self._stop.set()
@@ -157,7 +164,8 @@ class StreamWorker:
                 log.warning("worker cycle failed (%s); retrying in %.1f s", msg, delay)
                 self._stop.wait(delay)
                 delay = min(delay * 2, longest)
-        self._drain()
+        if self._drain():
+            self.end_incidents()
 
     def step(self) -> int:
         """Finish the oldest batch (polling one first if none is in hand, and topping up
@@ -206,16 +214,59 @@ class StreamWorker:
                 err,
             )
 
-    def _drain(self) -> None:
-        """On stop: finish what is in hand if that still works; else it is redelivered."""
+    def _drain(self) -> bool:
+        """On stop: finish what is in hand if that still works; else it is redelivered.
+        True when everything in hand was finished."""
+        done = True
         for batch in self._in_flight:
             try:
                 self._finish(batch)
             except Exception as err:
                 log.info("batch left uncommitted at stop (%s); it will be redelivered", err)
+                done = False
                 break
         self._in_flight.clear()
         self._holding = 0
+        return done
+
+    def end_incidents(self) -> int:
+        """After a clean stop that finished all it held: end the open incident of every
+        camera this worker applied windows to, as ``shutdown``, so no incident stays open
+        with nobody to end it. Never on a crash (run() does not return then), and not
+        when windows were left for redelivery: the next worker resumes those incidents.
+        Returns how many were ended; a failure is logged, the stop goes on."""
+        ended = 0
+        for camera in sorted(self._applied):
+            try:
+                ended += self._end_camera(camera)
+            except Exception as err:
+                log.warning(
+                    "camera %s: could not end its incident at shutdown (%s: %s); it stays "
+                    "open until the camera returns or alerts.camera_timeout_s passes",
+                    camera,
+                    type(err).__name__,
+                    err,
+                )
+        if ended:
+            log.info("stopped cleanly: ended %d open incident(s) as 'shutdown'", ended)
+        return ended
+
+    def _end_camera(self, camera: str) -> int:
+        state = self.store.get_state(camera)  # a cheap read first: most have none open
+        if state is None or state.alert is None:
+            return 0
+
+        def fn(current: CameraState | None) -> tuple[CameraState, CameraState | None]:
+            ended = end_open(current, camera, "shutdown", self.cal)
+            return (ended, ended) if ended is not None else (current or CameraState(), None)
+
+        ended = self.store.transact(camera, fn)
+        if ended is None:
+            return 0
+        self._publish_outbox(camera, ended)
+        self.sink.flush()
+        self._clear_outbox(camera, ended.outbox)
+        return 1
 
     def _take(self, timeout_s: float) -> Batch | None:
         with stage("fetch"):
@@ -485,6 +536,7 @@ class StreamWorker:
             return new, new
 
         state = self.store.transact(w.camera, fn)
+        self._applied.add(w.camera)
         if is_retired(state, w.stream):
             # Counted here, not in fn: a store may run fn more than once.
             self.stats.skipped += 1

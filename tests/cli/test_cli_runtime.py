@@ -40,8 +40,29 @@ def test_camera_set_show_reset(tmp_path: Path) -> None:
     bad = runner.invoke(app, ["camera", "set", "gate-1", "--roi", "0,0 2,0 1,1", "--config", cfg])
     assert bad.exit_code == 2 and "coordinates in 0..1" in bad.output
     assert runner.invoke(app, ["camera", "reset", "gate-1", "--config", cfg]).exit_code == 0
-    shown = json.loads(runner.invoke(app, ["camera", "show", "gate-1", "--config", cfg]).output)
-    assert shown["settings"]["threshold"] is None and shown["state"] is None
+    gone = runner.invoke(app, ["camera", "show", "gate-1", "--config", cfg])
+    assert gone.exit_code == 2 and "unknown camera 'gate-1'" in gone.output
+
+
+def test_camera_show_of_an_unknown_camera_exits_2_and_lists_the_known(tmp_path: Path) -> None:
+    f = tmp_path / "c.yaml"
+    f.write_text(
+        yaml.safe_dump(
+            {
+                "state": {"type": "embedded", "path": str(tmp_path / "s.db")},
+                "cameras": {"cameras": [{"id": "door", "source": "synthetic:0"}]},
+            }
+        )
+    )
+    cfg = str(f)
+    assert runner.invoke(app, ["camera", "set", "gate-1", "--threshold", "2", "--config", cfg])
+    res = runner.invoke(app, ["camera", "show", "no-such-cam", "--config", cfg])
+    assert res.exit_code == 2, res.output
+    assert "unknown camera 'no-such-cam'" in res.output
+    assert "Known cameras: door, gate-1" in " ".join(res.output.split())
+    # A configured camera with nothing stored yet is known: defaults, no state.
+    shown = runner.invoke(app, ["camera", "show", "door", "--config", cfg])
+    assert shown.exit_code == 0 and json.loads(shown.output)["state"] is None
 
 
 def test_alert_schema_export(tmp_path: Path) -> None:
@@ -89,8 +110,9 @@ def test_camera_set_refuses_a_threshold_the_worker_cannot_use(tmp_path: Path) ->
         assert res.exit_code == 2, res.output
         assert "threshold" in res.output and "--clear-threshold" in res.output
         assert "nothing was changed" in res.output and "Traceback" not in res.output
-    shown = json.loads(runner.invoke(app, ["camera", "show", "gate-1", "--config", cfg]).output)
-    assert shown["settings"]["threshold"] is None
+    # Nothing was stored: the camera is still unknown.
+    shown = runner.invoke(app, ["camera", "show", "gate-1", "--config", cfg])
+    assert shown.exit_code == 2 and "unknown camera" in shown.output
     bad_id = runner.invoke(app, ["camera", "set", "gate:1", "--threshold", "1", "--config", cfg])
     assert bad_id.exit_code == 2 and "camera id 'gate:1' is not valid" in bad_id.output
 

@@ -14,6 +14,7 @@ import pytest
 from streamproc import metrics
 from streamproc.runtime import worker as worker_mod
 from streamproc.serving.scorer import ScoreRequest, ScoreResult
+from streamproc.threshold.base import CameraSettings
 from streamproc.transport.memory import MemoryTransport
 from streamproc.transport.wire import WireWindow, encode_window
 from tests.runtime.test_runtime_worker_failures import TOPICS, FakeScorer, make_worker
@@ -89,3 +90,56 @@ def test_the_sweep_runs_from_the_loop_but_not_every_poll(
     monkeypatch.setattr(worker_mod, "SWEEP_EVERY_S", 0.0)
     worker.step()
     assert calls == ["a", "b"]
+
+
+def _hot(requests: list[ScoreRequest], results: list[ScoreResult]) -> None:
+    for r in results:
+        r.scores[:] = [9.0] * len(r.scores)
+
+
+def test_a_clean_stop_ends_open_incidents_as_shutdown(tmp_path: Path) -> None:
+    worker, transport = make_worker(tmp_path, FakeScorer(hook=_hot))
+    # Applied windows, never over its fixed threshold: nothing to end at the stop.
+    worker.store.set_settings("quiet", CameraSettings(threshold=1e6))
+    now = time.time()
+    for i in range(3):
+        send(transport, "cam", "s1", i, now)
+        send(transport, "quiet", "s1", i, now)  # applied, never anomalous: nothing to end
+    while worker.step():
+        pass
+    state = worker.store.get_state("cam")
+    assert state is not None and state.alert is not None
+    worker.stop()
+    worker.run()  # returns at once: stopped, nothing in hand; then ends what is open
+    ends = [a for a in alerts(transport) if a["kind"] == "end"]
+    assert [(a["camera"], a["reason"]) for a in ends] == [("cam", "shutdown")]
+    after = worker.store.get_state("cam")
+    assert after is not None and after.alert is None and not after.outbox
+    assert worker.end_incidents() == 0  # a second stop finds nothing open
+
+
+def test_a_stop_that_leaves_windows_for_redelivery_ends_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Windows left uncommitted are redelivered to the next worker, which resumes the
+    incident: ending it would split one incident in two."""
+    worker, transport = make_worker(tmp_path, FakeScorer(hook=_hot))
+    now = time.time()
+    for i in range(3):
+        send(transport, "cam", "s1", i, now)
+    while worker.step():
+        pass
+    send(transport, "cam", "s1", 3, now)
+    batch = worker._take(1.0)
+    assert batch is not None
+    worker._in_flight.append(batch)
+
+    def broken(_batch: object) -> int:
+        raise ConnectionError("store went away")
+
+    monkeypatch.setattr(worker, "_finish", broken)
+    worker.stop()
+    worker.run()
+    assert [a for a in alerts(transport) if a["kind"] == "end"] == []
+    state = worker.store.get_state("cam")
+    assert state is not None and state.alert is not None
