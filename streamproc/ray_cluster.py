@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from streamproc.errors import ConfigError, StreamprocError
+from streamproc.verbosity import quiet_ray
 
 log = logging.getLogger("streamproc.ray")
 
@@ -121,11 +122,14 @@ def ensure_ray(
 
     if ray.is_initialized():
         return
+    level = quiet_ray()
+    token_path = default_token_path()
+    had_token = token_path.is_file()
     target = address or (os.environ.get("RAY_ADDRESS") if JOB_DRIVER_ENV in os.environ else None)
     try:
         if target:
             use_token(token_file)
-            ray.init(address=target, log_to_driver=False)
+            ray.init(address=target, log_to_driver=False, logging_level=level)
         else:
             # address="local": always a fresh instance of our own, never a cluster some
             # other process started on this machine (Ray would otherwise join it).
@@ -137,8 +141,16 @@ def ensure_ray(
                 num_cpus=num_cpus or os.cpu_count(),
                 include_dashboard=False,
                 log_to_driver=False,
+                logging_level=level,
                 _system_config={"worker_niceness": 0},
             )
+            if not had_token and token_path.is_file():
+                # Ray's own two lines about it are hidden (streamproc.verbosity).
+                log.warning(
+                    "this machine's local Ray uses token authentication; its new token is "
+                    "in %s. Clients of this Ray (its dashboard, `ray job submit`) need it.",
+                    token_path,
+                )
     except ConnectionError as err:
         raise StreamprocError(
             f"cannot reach the Ray cluster at {target!r}: {err}; check serving.ray_address "

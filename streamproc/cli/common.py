@@ -16,15 +16,16 @@ from streamproc.config import StreamprocConfig, apply_overrides, load_config
 from streamproc.errors import StreamprocError
 from streamproc.model.registry import get_entry
 from streamproc.redaction import redact_text
+from streamproc.verbosity import LOG_LEVEL_ENV, quiet_ray
 
 console = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
-LOG_LEVEL_ENV = "STREAMPROC_LOG_LEVEL"
 
 
 def service_logging() -> None:
     """Log lines of a long-running role (ingest, worker) to stderr: streamproc's own at
-    INFO (or $STREAMPROC_LOG_LEVEL), the libraries' (kafka-python, Ray) at WARNING."""
+    INFO (or $STREAMPROC_LOG_LEVEL), the libraries' (kafka-python) at WARNING, Ray's and
+    Serve's at ERROR unless --verbose or STREAMPROC_LOG_LEVEL=DEBUG asks for more."""
     level = os.environ.get(LOG_LEVEL_ENV, "INFO").upper()
     if level not in logging.getLevelNamesMapping():
         raise StreamprocError(
@@ -33,6 +34,7 @@ def service_logging() -> None:
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    quiet_ray()
     logging.getLogger("streamproc").setLevel(level)
 
 

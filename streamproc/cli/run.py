@@ -20,12 +20,13 @@ def print_alert(topic: str, payload: dict[str, Any]) -> None:
     if topic != "alerts":
         return
     colour = {"start": "bold red", "update": "yellow", "end": "green"}[payload["kind"]]
+    why = f" ({payload['reason']})" if payload.get("reason") else ""
     when = time.strftime("%H:%M:%S", time.localtime(payload["start_time"]))
     console.print(
         f"[{colour}]ALERT {payload['kind']:6s}[/] camera {payload['camera']} "
         f"event {payload['event_id'][:10]} since {when} (seq {payload['start_seq']}) "
         f"score {payload['current_score']:.3g} peak {payload['peak_score']:.3g} "
-        f"threshold {payload['threshold']:.3g}",
+        f"threshold {payload['threshold']:.3g}{why}",
         highlight=False,
     )
 
@@ -59,8 +60,7 @@ def run(
         cfg.serving.mode = "local"
     art = artifact or (Path(cfg.serving.artifact) if cfg.serving.artifact else None)
     if art is None:
-        with training_progress() as (on_step, on_clip):
-            art = demo_artifact(CACHE, lambda s: console.print(s), on_step, on_clip)
+        art = demo_artifact(CACHE, lambda s: console.print(s), training_progress)
     names = ", ".join(c.id for c in cfg.cameras.enabled())
     console.print(
         f"starting: {len(cfg.cameras.enabled())} camera(s) ({escape(names)}), "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 import cv2
@@ -59,15 +60,17 @@ def _flush(root: Path, clip: int, run: list, length: int) -> int:
     return clip + 1
 
 
+Hooks = tuple[StepHook | None, Callable[[str], None] | None]
+
+
 def demo_artifact(
     cache: Path,
     log: Callable[[str], None] = print,
-    on_step: StepHook | None = None,
-    on_clip: Callable[[str], None] | None = None,
+    progress: Callable[[], AbstractContextManager[Hooks]] | None = None,
 ) -> Path:
     """A small model trained on synthetic normal footage, cached by its settings (all of
-    them, so a change of a default trains a new one); ``on_step`` and ``on_clip`` follow
-    the training as in ``streamproc.training.train``."""
+    them, so a change of a default trains a new one). ``progress`` is entered only when
+    it trains, and gives the ``on_step`` and ``on_clip`` hooks of the training."""
     cfg = apply_overrides(StreamprocConfig(), DEMO_MODEL)
     settings = cfg.model_dump_json(include=MODEL_SECTIONS)
     key = hashlib.sha256(settings.encode()).hexdigest()[:12]
@@ -81,6 +84,7 @@ def demo_artifact(
     if not (data / "train").is_dir():
         log(f"writing synthetic normal footage to {data}")
         write_normal_footage(data)
-    log(f"training a small demo model ({cfg.training.epochs} epochs) -> {out}")
-    train(cfg, data, out, on_step, on_clip)
+    log(f"training a small demo model ({cfg.training.epochs} epochs, once) -> {out}")
+    with progress() if progress is not None else nullcontext((None, None)) as (on_step, on_clip):
+        train(cfg, data, out, on_step, on_clip)
     return out

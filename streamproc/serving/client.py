@@ -24,6 +24,7 @@ from streamproc.ray_cluster import auth_headers, cluster_token
 from streamproc.serving.affinity import HEADER, Part, Sharded, by_shard
 from streamproc.serving.http_codec import CONTENT_TYPE, decode_results, encode_batch
 from streamproc.serving.scorer import ScoreRequest, ScoreResult, ScoringService
+from streamproc.verbosity import quiet_ray
 
 log = logging.getLogger("streamproc.serving.client")
 
@@ -86,6 +87,7 @@ class ServeScorer:
     def __init__(self, app_name: str, timeout_s: float = 60.0, shards: int = 0) -> None:
         from ray import serve  # imported here so the local path needs no Ray
 
+        quiet_ray()  # Serve set its logger's level when imported (its router's lines)
         self.handle = serve.get_app_handle(app_name)
         self.timeout_s = timeout_s  # serving.request_timeout_s
         self.shards = shards

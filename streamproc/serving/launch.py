@@ -17,6 +17,7 @@ from streamproc.config.serving import ServingConfig
 from streamproc.errors import StreamprocError
 from streamproc.ray_cluster import ensure_ray
 from streamproc.serving.app import AppArgs, bind_scorer, deployment_options
+from streamproc.verbosity import quiet_ray
 
 log = logging.getLogger("streamproc.serving")
 
@@ -27,6 +28,7 @@ def launch(cfg: ServingConfig, artifact: str | Path, http_port: int | None = Non
     route, so workers can use mode http as the chart's do (the chaos suite)."""
     from ray import serve
 
+    quiet_ray()  # Serve set its logger's level when imported
     ensure_ray(cfg.ray_address)
     args = AppArgs(
         artifact=str(Path(artifact).resolve()),
