@@ -399,12 +399,18 @@ def chaos(
 @friendly_errors
 def startup(
     rounds: int = typer.Option(5, "--rounds", min=1, help="Runs of each command, alternated."),
+    against: Path | None = typer.Option(
+        None,
+        "--against",
+        help="Another checkout (e.g. `git worktree add /tmp/old COMMIT`) timed in the same "
+        "rounds, alternated with this one.",
+    ),
     out: Path | None = typer.Option(None, "--out", help="Also write the table here."),
 ) -> None:
     """CPU seconds of the light commands (--help, config, camera, alerts schema) in fresh
     processes, and whether any loads torch, Ray, Kafka or OpenCV. Goal: under 1 s each."""
     from streamproc.evaluation.startup_bench import run_startup, startup_table
 
-    table = startup_table(run_startup(rounds), rounds)
+    table = startup_table(run_startup(rounds, against), rounds)
     save(out, table)
     typer.echo(table)

@@ -15,6 +15,9 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
+from pathlib import Path
+
+from streamproc.errors import ConfigError
 
 # The commands the CLI promises to start at once (issue 23's list), with arguments that
 # need no service: the embedded state store in a temporary folder.
@@ -57,40 +60,64 @@ def heavy_modules(args: Sequence[str], env: dict[str, str] | None = None) -> lis
     return marked[-1].removeprefix("HEAVY:").split()
 
 
-def run_startup(rounds: int = 5) -> list[dict[str, object]]:
-    """One row per command: CPU seconds (median, min, max over ``rounds``) and the heavy
-    modules it loaded."""
+def run_startup(rounds: int = 5, against: Path | None = None) -> list[dict[str, object]]:
+    """One row per command (and per code tree): CPU seconds (median, min, max over
+    ``rounds``) and the heavy modules it loaded. ``against``: another checkout of
+    streamproc (e.g. a worktree of an older commit) timed in the same rounds, alternated
+    with this one, so both meet the same machine noise."""
     cli = [sys.executable, "-m", "streamproc.cli"]
+    trees: list[Path | None] = [None] if against is None else [None, against.resolve()]
     with tempfile.TemporaryDirectory(prefix="sp-startup-") as home:
-        env = dict(os.environ, HOME=home)  # the embedded state store under a fresh home
-        samples: dict[tuple[str, ...], list[float]] = {c: [] for c in COMMANDS}
+        base = dict(os.environ, HOME=home)  # the embedded state store under a fresh home
+        envs = {t: _env_for(base, t) for t in trees}
+        samples: dict[tuple[Path | None, tuple[str, ...]], list[float]] = {
+            (t, c): [] for t in trees for c in COMMANDS
+        }
         for _ in range(rounds):
             for cmd in COMMANDS:
-                samples[cmd].append(_cpu_of([*cli, *cmd], env))
+                for t in trees:
+                    samples[(t, cmd)].append(_cpu_of([*cli, *cmd], envs[t]))
         return [
             {
+                "code": "this checkout" if t is None else str(t),
                 "command": "streamproc " + " ".join(cmd),
-                "cpu_s_median": statistics.median(samples[cmd]),
-                "cpu_s_min": min(samples[cmd]),
-                "cpu_s_max": max(samples[cmd]),
-                "heavy_modules": heavy_modules(cmd, env),
+                "cpu_s_median": statistics.median(samples[(t, cmd)]),
+                "cpu_s_min": min(samples[(t, cmd)]),
+                "cpu_s_max": max(samples[(t, cmd)]),
+                "heavy_modules": heavy_modules(cmd, envs[t]),
             }
+            for t in trees
             for cmd in COMMANDS
         ]
 
 
+def _env_for(base: dict[str, str], tree: Path | None) -> dict[str, str]:
+    if tree is None:
+        return base
+    if not (tree / "streamproc" / "cli" / "__main__.py").exists():
+        raise ConfigError(
+            f"--against {tree}: no streamproc/cli/__main__.py there; copy this checkout's "
+            "into it (older commits lack it) so `python -m streamproc.cli` runs its code"
+        )
+    return dict(base, PYTHONPATH=f"{tree}{os.pathsep}{base.get('PYTHONPATH', '')}")
+
+
 def startup_table(rows: list[dict[str, object]], rounds: int) -> str:
     lines = [
-        f"| command | CPU s, median of {rounds} | min | max | heavy modules loaded |",
-        "|---|---|---|---|---|",
+        f"| code | command | CPU s, median of {rounds} | min | max | heavy modules loaded |",
+        "|---|---|---|---|---|---|",
     ]
     for r in rows:
         heavy = ", ".join(r["heavy_modules"]) or "none"  # type: ignore[arg-type]
         lines.append(
-            f"| `{r['command']}` | {r['cpu_s_median']:.2f} | {r['cpu_s_min']:.2f} | "
-            f"{r['cpu_s_max']:.2f} | {heavy} |"
+            f"| {r.get('code', 'this checkout')} | `{r['command']}` | {r['cpu_s_median']:.2f} | "
+            f"{r['cpu_s_min']:.2f} | {r['cpu_s_max']:.2f} | {heavy} |"
         )
-    worst = max(float(r["cpu_s_median"]) for r in rows)  # type: ignore[arg-type]
+    ours = [r for r in rows if r.get("code", "this checkout") == "this checkout"]
+    worst = max(float(r["cpu_s_median"]) for r in ours)  # type: ignore[arg-type]
     verdict = "met" if worst < GOAL_CPU_S else "NOT met"
-    lines.append(f"\nGoal: each under {GOAL_CPU_S:g} CPU s: {verdict} (worst median {worst:.2f}).")
+    lines.append(
+        f"\nGoal (this checkout): each under {GOAL_CPU_S:g} CPU s: {verdict} "
+        f"(worst median {worst:.2f})."
+    )
     return "\n".join(lines)
