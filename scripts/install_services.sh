@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Install the local services streamproc's tests and users need:
 #   * redis-server  - from Debian's packages (apt-get), if not already on PATH
-#   * Apache Kafka  - the broker jars (kafka_2.13 and its runtime dependencies)
-#                     fetched from Maven Central with `mvn`, into
-#                     $STREAMPROC_SERVICES_HOME/kafka-<VERSION>/libs/
+#   * Apache Kafka  - the broker jars (kafka_2.13, kafka-tools and their runtime
+#                     dependencies) fetched from Maven Central with `mvn`, into
+#                     $STREAMPROC_SERVICES_HOME/kafka-<VERSION>/libs/, and Kafka's
+#                     command-line tools (kafka-topics.sh, kafka-consumer-groups.sh, ...)
+#                     as scripts in kafka-<VERSION>/bin/
 #
 # Idempotent and fast on reruns: redis is skipped when `redis-server` is on
 # PATH, Kafka when its marker file (kafka-<VERSION>/.installed) exists.
@@ -79,8 +81,44 @@ install_redis() {
 }
 
 # --------------------------------------------------------------------- kafka
+# Kafka's command-line tools, as scripts of their own (the release tarball's bin/ is not on
+# Maven Central): each runs its class from the jars above with a quiet log4j config.
+#   name                      class (Kafka 3.9)
+KAFKA_TOOLS="
+kafka-topics.sh             org.apache.kafka.tools.TopicCommand
+kafka-consumer-groups.sh    org.apache.kafka.tools.consumer.group.ConsumerGroupCommand
+kafka-console-consumer.sh   org.apache.kafka.tools.consumer.ConsoleConsumer
+kafka-console-producer.sh   kafka.tools.ConsoleProducer
+kafka-get-offsets.sh        org.apache.kafka.tools.GetOffsetShell
+kafka-configs.sh            kafka.admin.ConfigCommand
+"
+
+write_kafka_tools() {
+    local bin="$KAFKA_HOME/bin" name class
+    mkdir -p "$bin"
+    printf '%s\n' \
+        'log4j.rootLogger=WARN, stderr' \
+        'log4j.appender.stderr=org.apache.log4j.ConsoleAppender' \
+        'log4j.appender.stderr.Target=System.err' \
+        'log4j.appender.stderr.layout=org.apache.log4j.PatternLayout' \
+        'log4j.appender.stderr.layout.ConversionPattern=[%d] %p %m (%c)%n' \
+        >"$bin/tools-log4j.properties"
+    while read -r name class; do
+        [ -n "$name" ] || continue
+        printf '%s\n' \
+            '#!/usr/bin/env bash' \
+            "# Kafka's $name, as in the Apache release; written by streamproc's install_services.sh." \
+            "exec \"\${STREAMPROC_JAVA:-java}\" -Dlog4j.configuration=file:$bin/tools-log4j.properties \\" \
+            "  -cp '$KAFKA_HOME/libs/*' $class \"\$@\"" \
+            >"$bin/$name"
+        chmod +x "$bin/$name"
+    done <<<"$KAFKA_TOOLS"
+}
+
 install_kafka() {
-    if [ -f "$KAFKA_MARKER" ] && [ -d "$KAFKA_HOME/libs" ]; then
+    if [ -f "$KAFKA_MARKER" ] && [ -d "$KAFKA_HOME/libs" ] \
+        && [ -f "$KAFKA_HOME/libs/kafka-tools-$KAFKA_VERSION.jar" ]; then
+        write_kafka_tools
         log "Kafka $KAFKA_VERSION already installed in $KAFKA_HOME ($(ls "$KAFKA_HOME/libs" | wc -l) jars)"
         return 0
     fi
@@ -109,6 +147,12 @@ install_kafka() {
     <dependency>
       <groupId>org.apache.kafka</groupId>
       <artifactId>kafka_2.13</artifactId>
+      <version>${KAFKA_VERSION}</version>
+    </dependency>
+    <!-- the command-line tools (topics, consumer groups, console consumer, offsets) -->
+    <dependency>
+      <groupId>org.apache.kafka</groupId>
+      <artifactId>kafka-tools</artifactId>
       <version>${KAFKA_VERSION}</version>
     </dependency>
     <!-- logging backend so the broker writes its log to a file -->
@@ -150,7 +194,8 @@ EOF
         "$KAFKA_VERSION" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(ls "$KAFKA_HOME/libs" | wc -l)" >"$KAFKA_MARKER"
     rm -rf "$work"
     trap - EXIT
-    log "installed Kafka $KAFKA_VERSION: $(ls "$KAFKA_HOME/libs" | wc -l) jars in $KAFKA_HOME/libs"
+    write_kafka_tools
+    log "installed Kafka $KAFKA_VERSION: $(ls "$KAFKA_HOME/libs" | wc -l) jars in $KAFKA_HOME/libs, tools in $KAFKA_HOME/bin"
 }
 
 install_redis

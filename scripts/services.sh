@@ -72,6 +72,8 @@ set_ports() {
 print_env() {
     echo "export STREAMPROC_KAFKA_BOOTSTRAP=127.0.0.1:$KAFKA_PORT"
     echo "export STREAMPROC_REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0"
+    # Kafka's command-line tools (kafka-topics.sh, kafka-consumer-groups.sh, ...)
+    echo "export STREAMPROC_KAFKA_BIN=$KAFKA_HOME/bin"
 }
 
 # ------------------------------------------------------------------ helpers

@@ -33,7 +33,7 @@ step "mypy" mypy
 services=$(bash scripts/services.sh start) || { echo "services failed to start" >&2; exit 1; }
 eval "$services"
 trap 'bash scripts/services.sh stop >/dev/null 2>&1 || true' EXIT
-export STREAMPROC_KAFKA_BOOTSTRAP STREAMPROC_REDIS_URL
+export STREAMPROC_KAFKA_BOOTSTRAP STREAMPROC_REDIS_URL STREAMPROC_KAFKA_BIN
 echo "Kafka $STREAMPROC_KAFKA_BOOTSTRAP, Redis $STREAMPROC_REDIS_URL"
 # Tests that start Ray Serve inside the pytest process get an interpreter of their own:
 # after them, a later test that drives another Ray cluster from the same process timed

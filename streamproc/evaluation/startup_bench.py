@@ -37,7 +37,10 @@ GOAL_CPU_S = 1.0
 
 def _cpu_of(argv: Sequence[str], env: dict[str, str]) -> float:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # cwd: the fresh home, never a checkout (`python -m` puts the cwd first on sys.path).
+    subprocess.run(
+        argv, env=env, cwd=env["HOME"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
@@ -52,7 +55,12 @@ def heavy_modules(args: Sequence[str], env: dict[str, str] | None = None) -> lis
         f"print('HEAVY:' + ' '.join(m for m in {HEAVY!r} if m in sys.modules))\n"
     )
     res = subprocess.run(
-        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=False
+        [sys.executable, "-c", probe],
+        env=env,
+        cwd=(env or os.environ).get("HOME"),
+        capture_output=True,
+        text=True,
+        check=False,
     )
     marked = [line for line in res.stdout.splitlines() if line.startswith("HEAVY:")]
     if not marked:
@@ -92,9 +100,9 @@ def run_startup(rounds: int = 5, against: Path | None = None) -> list[dict[str, 
 
 
 def _env_for(base: dict[str, str], tree: Path | None) -> dict[str, str]:
-    if tree is None:
-        return base
-    if not (tree / "streamproc" / "cli" / "__main__.py").exists():
+    if tree is None:  # this checkout: the code this bench was imported from
+        tree = Path(__file__).resolve().parents[2]
+    elif not (tree / "streamproc" / "cli" / "__main__.py").exists():
         raise ConfigError(
             f"--against {tree}: no streamproc/cli/__main__.py there; copy this checkout's "
             "into it (older commits lack it) so `python -m streamproc.cli` runs its code"
