@@ -22,6 +22,7 @@ from typing import Any
 from streamproc.config import StreamprocConfig
 from streamproc.config.data import WindowConfig
 from streamproc.config.smoothing import SmoothingConfig
+from streamproc.config.worker import MetricsConfig
 from streamproc.health import HEALTH
 from streamproc.metrics import serve_metrics
 from streamproc.model.artifact import Artifact, load_artifact
@@ -79,6 +80,12 @@ def make_scorer(cfg: StreamprocConfig, artifact: Path) -> ScorerClient:
     return ServeScorer(cfg.serving.app_name, cfg.serving.request_timeout_s, shards=shards)
 
 
+def metrics_port(metrics: MetricsConfig, runs_workers: bool) -> int | None:
+    """The metrics port of this process: ``port`` where stream workers run (alone or with
+    ingest, as in `streamproc run`), ``ingest_port`` for an ingest-only process."""
+    return metrics.port if runs_workers else metrics.ingest_port
+
+
 @dataclass
 class Pipeline:
     cfg: StreamprocConfig
@@ -103,13 +110,12 @@ class Pipeline:
             self.store = self.store or make_store(cfg.state)
             if scorer:
                 self.scorer = self.scorer or make_scorer(cfg, self.artifact_dir)
-        if cfg.metrics.port:
+        port = metrics_port(cfg.metrics, runs_workers=bool(n_workers))
+        if port:
             try:
-                serve_metrics(cfg.metrics.port)
+                serve_metrics(port)
             except OSError as err:
-                log.warning(
-                    "metrics port %d unavailable (%s); metrics disabled", cfg.metrics.port, err
-                )
+                log.warning("metrics port %d unavailable (%s); metrics disabled", port, err)
         HEALTH.stall_timeout_s = cfg.worker.stall_timeout_s
         if n_workers and self.store is not None:
             # /readyz: the store and the model answered (each raises a clear error if not).

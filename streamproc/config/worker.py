@@ -59,5 +59,14 @@ class MetricsConfig(StrictModel):
         9464,
         ge=1,
         le=65535,
-        description="Port of /metrics (Prometheus), /healthz and /readyz; None disables it.",
+        description="Port of /metrics (Prometheus), /healthz and /readyz of a process that "
+        "runs stream workers (`streamproc worker`, `streamproc run`); None disables it.",
+    )
+    ingest_port: int | None = Field(
+        9465,
+        ge=1,
+        le=65535,
+        description="The same for a process that only ingests (`streamproc ingest`): apart "
+        "from `port` so that an ingest and a worker on one host need no second config. "
+        "None disables it. (The Helm chart sets both to metrics.port: one process a pod.)",
     )

@@ -93,3 +93,15 @@ def test_malformed_message_goes_to_dead_letter(
     assert len(bad) == 1 and bad[0].value == b"SPW\x01garbage"
     assert b"header length" in dict(bad[0].headers)["error"]
     assert sum(w.stats.windows for w in pipe.workers) > 0  # the worker carried on
+
+
+def test_ingest_and_worker_processes_default_to_different_metrics_ports() -> None:
+    from streamproc.config.worker import MetricsConfig
+    from streamproc.pipeline import metrics_port
+
+    defaults = MetricsConfig()
+    worker, ingest = metrics_port(defaults, True), metrics_port(defaults, False)
+    assert worker == 9464 and ingest == 9465  # two processes on one host, one config
+    both = MetricsConfig(port=9100, ingest_port=9100)  # the chart: one process a pod
+    assert metrics_port(both, True) == metrics_port(both, False) == 9100
+    assert metrics_port(MetricsConfig(ingest_port=None), False) is None

@@ -51,7 +51,7 @@ env vars as ${NAME}; the streamproc config loader expands them when it reads the
   "transport" (include "streamproc.transport" . | fromYaml)
   "state" (include "streamproc.state" . | fromYaml)
   "serving" $serving
-  "metrics" (dict "port" .Values.metrics.port) }}
+  "metrics" (dict "port" .Values.metrics.port "ingest_port" .Values.metrics.port) }}
 {{- toYaml (mustMergeOverwrite (deepCopy .Values.config) $owned) }}
 {{- end }}
 
