@@ -46,6 +46,9 @@ class Frame:
     index: int  # frames read since the source object was created (continues over loops)
     pts: float  # seconds on the source's own timeline; fps sampling uses it, not the wall clock
     label: int | None = None  # ground truth (1 = anomaly in view) where the source knows it
+    # Why this frame does not continue the one before it ("reconnect", "loop", "gap",
+    # "cut"; sources/breaks.py), None when it does: no window may span the two.
+    discontinuity: str | None = None
 
 
 class CameraSource(Protocol):
@@ -124,14 +127,23 @@ class FileCamera:
         if self._frames is None:
             raise CameraError(f"camera {self.camera_id}: read() before open()")
         image = self._pending
+        wrapped = False
         if image is None and self.loop:
             self._rewind()
-            image = self._pending
+            image, wrapped = self._pending, True
         if image is None:
             return None
         self._pending = next(self._frames, None)
         assert self.fps is not None
-        frame = Frame(image, self._clock(), self._index, self._index / self.fps)
+        # The source's own timeline runs on over a wrap (pts keeps fps sampling steady);
+        # the flag tells the runner the footage jumped back.
+        frame = Frame(
+            image,
+            self._clock(),
+            self._index,
+            self._index / self.fps,
+            discontinuity="loop" if wrapped else None,
+        )
         self._index += 1
         return frame
 
