@@ -170,10 +170,12 @@ def apply_scores(
         st.seen_at = now
     st.stats = warm_start(st.stats, cal, p)
     first_new = max(first_seq, st.last_seq + 1)
-    if first_new < first_seq + len(scores) and (st.last_seq < 0 or w.segment != st.segment):
-        # The first new frames of a stream or of a segment (a break in capture): the
-        # frames before them are not this footage's past.
-        st.segment, st.segment_start, st.decider = w.segment, first_new, None
+    if first_new < first_seq + len(scores):
+        if st.last_seq < 0:  # a new camera or stream: its smoothing is new already
+            st.segment, st.segment_start = w.segment, first_new
+        elif w.segment != st.segment:
+            # A break in capture: the frames before it are not this footage's past.
+            st.segment, st.segment_start, st.decider = w.segment, first_new, None
     warmup = p.alerts.warmup_frames
     for i, raw in enumerate(scores):
         seq = first_seq + i
