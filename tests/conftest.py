@@ -101,6 +101,25 @@ def redis_url() -> str:
     return url
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "rtsp: needs GStreamer's RTSP server (scripts/install_services.sh)"
+    )
+
+
+@pytest.fixture
+def rtsp_server_ok() -> None:
+    """GStreamer's RTSP server can run here (skips outside CI, fails under CI)."""
+    from tests.rtsp import rtsp_unavailable
+
+    why = rtsp_unavailable()
+    if why:
+        _missing_service(
+            f"no RTSP server: {why}; run scripts/install_services.sh (it apt-installs "
+            "GStreamer's RTSP server for the system python3)"
+        )
+
+
 @pytest.fixture(scope="session")
 def tiny_artifact(synthetic_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny attention-ae trained for one epoch on the synthetic dataset."""
