@@ -126,9 +126,7 @@ def test_a_stream_is_timed_by_its_own_clock_so_a_burst_on_connect_is_not_skipped
     ft = FakeTime()  # a clock that stands still: the whole burst arrives at once
     cam = StreamCamera("burst", "rtsp://cam/x", clock=ft.clock, capture_factory=lambda t, s: cap)
     sink = Sink()
-    runner = CameraRunner(
-        cfg("brk-burst", fps=10), sink, camera=cam, clock=ft.clock, queue_size=64
-    )
+    runner = CameraRunner(cfg("brk-burst", fps=10), sink, camera=cam, clock=ft.clock, queue_size=64)
     runner.start()
     runner.join(5)
     runner.stop()
