@@ -271,6 +271,7 @@ def _publish(
                 threshold=level.threshold,
                 active=active,
                 model_version=cal.model_version,
+                segment=st.segment,
             ).model_dump(mode="json"),
         }
     )

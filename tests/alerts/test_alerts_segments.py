@@ -62,6 +62,7 @@ def test_a_break_restarts_warm_up_and_an_anomaly_after_it_still_alerts() -> None
     st.outbox.clear()
     st = apply(st, 20 + WARM, [LOW] * 4 + [HIGH] * 5, segment=1)
     assert starts(st) == [20 + WARM + 5]
+    assert {p["segment"] for p in published(st).values()} == {1}  # on the scores topic
 
 
 def test_a_window_that_brings_no_new_frame_changes_no_segment() -> None:

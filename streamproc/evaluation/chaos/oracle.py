@@ -153,7 +153,8 @@ def longest_pause(run: Run, since: float) -> tuple[float, float]:
 
 def reference_alerts(run: Run) -> set[AlertKey] | None:
     """The alert events of one uninterrupted pass over every camera's published raw
-    scores; None when a camera lacks a score (then the run already failed)."""
+    scores, capture segment by segment as the worker applied them; None when a camera
+    lacks a score (then the run already failed)."""
     policy, cal = policy_for(run.cfg, run.art), calibrated_from(run.art)
     settings = CameraSettings(threshold=run.threshold)
     out: set[AlertKey] = set()
@@ -161,10 +162,24 @@ def reference_alerts(run: Run) -> set[AlertKey] | None:
         if any((cam, i) not in run.seen.scores for i in range(n)):
             return None
         seq = [run.seen.scores[(cam, i)] for i in range(n)]
-        window = ScoredWindow(
-            cam, 0, [p["score"] for p in seq], [p["time"] for p in seq], run.stream
-        )
-        st = apply_scores(None, window, settings, cal, policy)
+        st = None
+        start = 0
+        for end in range(1, n + 1):  # one window per capture segment, in order
+            if end < n and seq[end].get("segment", 0) == seq[start].get("segment", 0):
+                continue
+            part = seq[start:end]
+            window = ScoredWindow(
+                cam,
+                start,
+                [p["score"] for p in part],
+                [p["time"] for p in part],
+                run.stream,
+                segment=part[0].get("segment", 0),
+            )
+            st = apply_scores(st, window, settings, cal, policy)
+            start = end
+        if st is None:  # a camera that sent no frame
+            continue
         out |= {
             (m["payload"]["event_id"], m["payload"]["kind"], int(m["payload"]["seq"]))
             for m in st.outbox
