@@ -30,7 +30,15 @@ from streamproc.threshold.base import (
 )
 from streamproc.threshold.policy import Calibrated, Level, Policy, level_for, warm_start
 
-__all__ = ["Calibrated", "Policy", "ScoredWindow", "apply_scores", "end_if_gone", "is_retired"]
+__all__ = [
+    "Calibrated",
+    "Policy",
+    "ScoredWindow",
+    "apply_scores",
+    "end_if_gone",
+    "is_retired",
+    "replay_published",
+]
 
 
 def _event(
@@ -275,3 +283,35 @@ def _publish(
             ).model_dump(mode="json"),
         }
     )
+
+
+def replay_published(
+    camera: str,
+    stream: str,
+    published: list[dict],
+    settings: CameraSettings,
+    cal: Calibrated,
+    p: Policy,
+) -> CameraState | None:
+    """One uninterrupted pass of ``apply_scores`` over a camera's published score
+    messages (the scores topic's payloads, by sequence number from 0, without gaps),
+    capture segment by capture segment as a worker applied them: what the worker should
+    have decided. None when there is no message."""
+    st: CameraState | None = None
+    start = 0
+    for end in range(1, len(published) + 1):
+        segment = published[start].get("segment", 0)
+        if end < len(published) and published[end].get("segment", 0) == segment:
+            continue
+        part = published[start:end]
+        window = ScoredWindow(
+            camera,
+            int(part[0]["seq"]),
+            [m["score"] for m in part],
+            [m["time"] for m in part],
+            stream,
+            segment=segment,
+        )
+        st = apply_scores(st, window, settings, cal, p)
+        start = end
+    return st

@@ -9,7 +9,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from streamproc.alerts.lifecycle import ScoredWindow, apply_scores
+from streamproc.alerts.lifecycle import replay_published
 from streamproc.evaluation.chaos.harness import Run
 from streamproc.pipeline import calibrated_from, policy_for
 from streamproc.threshold.base import CameraSettings
@@ -162,22 +162,7 @@ def reference_alerts(run: Run) -> set[AlertKey] | None:
         if any((cam, i) not in run.seen.scores for i in range(n)):
             return None
         seq = [run.seen.scores[(cam, i)] for i in range(n)]
-        st = None
-        start = 0
-        for end in range(1, n + 1):  # one window per capture segment, in order
-            if end < n and seq[end].get("segment", 0) == seq[start].get("segment", 0):
-                continue
-            part = seq[start:end]
-            window = ScoredWindow(
-                cam,
-                start,
-                [p["score"] for p in part],
-                [p["time"] for p in part],
-                run.stream,
-                segment=part[0].get("segment", 0),
-            )
-            st = apply_scores(st, window, settings, cal, policy)
-            start = end
+        st = replay_published(cam, run.stream, seq, settings, cal, policy)
         if st is None:  # a camera that sent no frame
             continue
         out |= {
