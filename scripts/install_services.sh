@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Install the local services streamproc's tests and users need:
 #   * redis-server  - from Debian's packages (apt-get), if not already on PATH
+#   * GStreamer's RTSP server for the system python3 (Debian, apt-get), which the
+#                     RTSP tests run as a helper process (scripts/rtsp_server.py)
 #   * Apache Kafka  - the broker jars (kafka_2.13, kafka-tools and their runtime
 #                     dependencies) fetched from Maven Central with `mvn`, into
 #                     $STREAMPROC_SERVICES_HOME/kafka-<VERSION>/libs/, and Kafka's
@@ -78,6 +80,36 @@ install_redis() {
     [ "$ok" -eq 1 ] || die "apt-get install redis-server failed"
     command -v redis-server >/dev/null 2>&1 || die "redis-server still not on PATH after installing"
     log "installed redis-server $(redis_version)"
+}
+
+# --------------------------------------------------------------------- rtsp
+# scripts/rtsp_server.py: the bindings (python3-gi, the RTSP server's typelib), JPEG
+# frames in (plugins-good: multifilesrc, jpegparse, jpegdec), H.264 out (plugins-ugly:
+# x264enc; plugins-good: rtph264pay). The client side is OpenCV's own FFmpeg.
+RTSP_PACKAGES="python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly"
+RTSP_PROBE="import gi; gi.require_version('Gst', '1.0'); gi.require_version('GstRtspServer', '1.0'); from gi.repository import Gst, GstRtspServer; Gst.init(None); assert all(Gst.ElementFactory.find(e) for e in ('x264enc', 'rtph264pay', 'jpegdec', 'jpegparse', 'multifilesrc'))"
+
+install_rtsp() {
+    if /usr/bin/python3 -c "$RTSP_PROBE" >/dev/null 2>&1; then
+        log "GStreamer RTSP server already installed for /usr/bin/python3"
+        return 0
+    fi
+    command -v apt-get >/dev/null 2>&1 || die "GStreamer's RTSP server is missing and apt-get is not available; install: $RTSP_PACKAGES"
+    local sudo=""
+    if [ "$(id -u)" -ne 0 ]; then
+        command -v sudo >/dev/null 2>&1 || die "need root (or sudo) to apt-get install $RTSP_PACKAGES"
+        sudo="sudo"
+    fi
+    # shellcheck disable=SC2086  # the package list is meant to split
+    if ! $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $RTSP_PACKAGES >&2; then
+        log "running apt-get update"
+        $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q >&2
+        # shellcheck disable=SC2086
+        $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $RTSP_PACKAGES >&2 \
+            || die "apt-get install $RTSP_PACKAGES failed"
+    fi
+    /usr/bin/python3 -c "$RTSP_PROBE" >/dev/null 2>&1 || die "GStreamer's RTSP server still not usable from /usr/bin/python3 after installing $RTSP_PACKAGES"
+    log "installed GStreamer's RTSP server ($RTSP_PACKAGES)"
 }
 
 # --------------------------------------------------------------------- kafka
@@ -199,5 +231,6 @@ EOF
 }
 
 install_redis
+install_rtsp
 install_kafka
 log "done (services home: $SERVICES_HOME)"

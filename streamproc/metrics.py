@@ -114,6 +114,13 @@ CAMERA_RECONNECTS = Counter(
     ["camera"],
     registry=REGISTRY,
 )
+CAPTURE_BREAKS = Counter(
+    "streamproc_capture_breaks_total",
+    "Breaks in a camera's capture (a new segment: no window spans one), by reason: "
+    "reconnect, loop, gap, cut.",
+    ["camera", "reason"],
+    registry=REGISTRY,
+)
 INFERENCE_LATENCY = Histogram(
     "streamproc_inference_latency_seconds",
     "Model call latency for one batch of windows.",

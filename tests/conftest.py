@@ -125,6 +125,19 @@ def redis_url() -> str:
     return url
 
 
+@pytest.fixture
+def rtsp_server_ok() -> None:
+    """GStreamer's RTSP server can run here (skips outside CI, fails under CI)."""
+    from tests.rtsp import rtsp_unavailable
+
+    why = rtsp_unavailable()
+    if why:
+        _missing_service(
+            f"no RTSP server: {why}; run scripts/install_services.sh (it apt-installs "
+            "GStreamer's RTSP server for the system python3)"
+        )
+
+
 @pytest.fixture(scope="session")
 def tiny_artifact(synthetic_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny attention-ae trained for one epoch on the synthetic dataset."""

@@ -5,6 +5,14 @@ frames already applied (``seq <= last_seq``, e.g. the overlap of consecutive win
 or a redelivered window) are skipped; each new frame updates the adaptive threshold
 statistics, the smoothing/persistence/hysteresis state and the incident, and the
 messages to publish are appended to the state's outbox.
+
+A camera's frames come in capture segments (``ScoredWindow.segment``, split at breaks in
+capture: a reconnect, a loop, a gap; a new stream is a new segment too). A segment's first
+``alerts.warmup_frames`` frames are scored and published (``active`` false) but decide
+nothing: they neither open, extend nor end an incident, nor feed the normal level, since
+the first window of a segment is a start transient. Smoothing restarts at the segment's
+first frame and again at its first warm one, so no transient score is in the smoothing
+when a decision counts.
 """
 
 from __future__ import annotations
@@ -20,9 +28,17 @@ from streamproc.threshold.base import (
     OpenAlert,
     RunningStats,
 )
-from streamproc.threshold.policy import Calibrated, Policy, level_for, warm_start
+from streamproc.threshold.policy import Calibrated, Level, Policy, level_for, warm_start
 
-__all__ = ["Calibrated", "Policy", "ScoredWindow", "apply_scores", "end_if_gone", "is_retired"]
+__all__ = [
+    "Calibrated",
+    "Policy",
+    "ScoredWindow",
+    "apply_scores",
+    "end_if_gone",
+    "is_retired",
+    "replay_published",
+]
 
 
 def _event(
@@ -148,6 +164,7 @@ class ScoredWindow:
     timestamps: list[float]  # capture time per frame, unix seconds
     stream: str = ""  # capture session the sequence numbers belong to
     heatmap: str | None = None  # thumbnail for a 'start' event, if the window has one
+    segment: int = 0  # capture segment of the frames (changes at a break in capture)
 
 
 def apply_scores(
@@ -171,6 +188,14 @@ def apply_scores(
     if now is not None:
         st.seen_at = now
     st.stats = warm_start(st.stats, cal, p)
+    first_new = max(first_seq, st.last_seq + 1)
+    if first_new < first_seq + len(scores):
+        if st.last_seq < 0:  # a new camera or stream: its smoothing is new already
+            st.segment, st.segment_start = w.segment, first_new
+        elif w.segment != st.segment:
+            # A break in capture: the frames before it are not this footage's past.
+            st.segment, st.segment_start, st.decider = w.segment, first_new, None
+    warmup = p.alerts.warmup_frames
     for i, raw in enumerate(scores):
         seq = first_seq + i
         if seq <= st.last_seq:
@@ -178,9 +203,15 @@ def apply_scores(
         ts = timestamps[i]
         level = level_for(st, settings, cal, p)
         thr = level.threshold
-        decider = Decider(thr, p.smoothing, st.decider)
+        into = seq - st.segment_start  # frames of the segment before this one
+        # Smoothing starts afresh at the first warm frame: no transient score in it.
+        decider = Decider(thr, p.smoothing, None if into == warmup else st.decider)
         d = decider.update(raw)
         st.decider = decider.snapshot()
+        if into < warmup:
+            _publish(st, camera, seq, ts, raw, d.smoothed, False, level, cal, publish_scores)
+            st.last_seq, st.last_time = seq, ts
+            continue
         # Every frame counts, capped at the threshold in force (see RunningStats.update):
         # an incident lifts the camera's normal level by at most alpha * k std a frame,
         # so a real anomaly is not learned as normal within its lifetime, while a lasting
@@ -225,23 +256,73 @@ def apply_scores(
                 # Open this long, it is the scene, not an incident: end it and learn it.
                 _close(st, camera, seq, d.smoothed, thr, cal.model_version, "max-duration")
                 _rebaseline(st, d.smoothed, p)
-        if publish_scores:
-            st.outbox.append(
-                {
-                    "topic": "scores",
-                    "key": camera,
-                    "payload": ScoreEvent(
-                        camera=camera,
-                        seq=seq,
-                        time=ts,
-                        score=raw,
-                        smoothed=d.smoothed,
-                        normalized=level.normalise(d.smoothed),
-                        threshold=thr,
-                        active=d.active,
-                        model_version=cal.model_version,
-                    ).model_dump(mode="json"),
-                }
-            )
+        _publish(st, camera, seq, ts, raw, d.smoothed, d.active, level, cal, publish_scores)
         st.last_seq, st.last_time = seq, ts
+    return st
+
+
+def _publish(
+    st: CameraState,
+    camera: str,
+    seq: int,
+    ts: float,
+    raw: float,
+    smoothed: float,
+    active: bool,
+    level: Level,
+    cal: Calibrated,
+    publish_scores: bool,
+) -> None:
+    """Append the frame's score message to the outbox (if scores are published)."""
+    if not publish_scores:
+        return
+    st.outbox.append(
+        {
+            "topic": "scores",
+            "key": camera,
+            "payload": ScoreEvent(
+                camera=camera,
+                seq=seq,
+                time=ts,
+                score=raw,
+                smoothed=smoothed,
+                normalized=level.normalise(smoothed),
+                threshold=level.threshold,
+                active=active,
+                model_version=cal.model_version,
+                segment=st.segment,
+            ).model_dump(mode="json"),
+        }
+    )
+
+
+def replay_published(
+    camera: str,
+    stream: str,
+    published: list[dict],
+    settings: CameraSettings,
+    cal: Calibrated,
+    p: Policy,
+) -> CameraState | None:
+    """One uninterrupted pass of ``apply_scores`` over a camera's published score
+    messages (the scores topic's payloads, by sequence number from 0, without gaps),
+    capture segment by capture segment as a worker applied them: what the worker should
+    have decided. None when there is no message."""
+    st: CameraState | None = None
+    start = 0
+    for end in range(1, len(published) + 1):
+        segment = published[start].get("segment", 0)
+        if end < len(published) and published[end].get("segment", 0) == segment:
+            continue
+        part = published[start:end]
+        window = ScoredWindow(
+            camera,
+            int(part[0]["seq"]),
+            [m["score"] for m in part],
+            [m["time"] for m in part],
+            stream,
+            segment=segment,
+        )
+        st = apply_scores(st, window, settings, cal, p)
+        start = end
     return st

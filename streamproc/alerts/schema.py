@@ -85,3 +85,10 @@ class ScoreEvent(BaseModel):
     threshold: float = Field(description="Threshold in force for this frame (smoothed scale).")
     active: bool = Field(description="An incident is open at this frame.")
     model_version: str = Field(description="Version id of the artifact that scored it.")
+    segment: int = Field(
+        0,
+        ge=0,
+        description="Capture segment of the frame within its stream: it changes at a break "
+        "in capture (a reconnect, a loop, a gap, a cut), where smoothing restarts; a "
+        "segment's first alerts.warmup_frames frames decide nothing.",
+    )

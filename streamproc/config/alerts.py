@@ -14,6 +14,17 @@ class AlertsConfig(StrictModel):
         description="An incident ends only after this many frames without an active decision; "
         "a re-activation within it continues the same event (one incident = one event).",
     )
+    warmup_frames: int = Field(
+        8,
+        ge=0,
+        description="A camera's first frames after a start or a break in capture (a "
+        "reconnect, a looped file's wrap, a gap, a cut: a new segment) are scored and "
+        "published but cannot open, extend or end an incident, nor move the camera's normal "
+        "level; smoothing restarts after them. Warm means every frame the smoothing sees was "
+        "scored by a window wholly inside the segment with its motion context there too: "
+        "the segment's first window (data.window.length frames, 8) is the start transient, "
+        "so keep this >= the window length.",
+    )
     update_every_frames: int = Field(
         50, ge=1, description="Publish an 'update' message this often while an incident lasts."
     )

@@ -142,6 +142,29 @@ class CameraDefaults(StrictModel):
         10.0, gt=0, le=300, description="Open and read timeout of network streams, seconds."
     )
     reconnect: ReconnectConfig = Field(default_factory=ReconnectConfig)
+    max_gap_intervals: float | None = Field(
+        3.0,
+        ge=1,
+        description=(
+            "A capture break: consecutive kept frames more than this many frame intervals "
+            "apart (at the sampled rate: fps, or the source's own rate if lower or fps is "
+            "None) start a new segment; no window spans a break, and the camera cannot open "
+            "an incident until alerts.warmup_frames into the new segment. Catches stalls, "
+            "runs of dropped frames and capture-time jumps; None = off. Reconnects and "
+            "looped files' wraps are always breaks."
+        ),
+    )
+    cut_level: float | None = Field(
+        2.5,
+        gt=0,
+        description=(
+            "A picture break: the mean absolute difference (gray levels, 0-255) between "
+            "thumbnails (4x4 pixel means) of consecutive kept frames above which the footage is "
+            "taken to have jumped (a remote stream looping or seeking), a new segment like "
+            "any break. UCSD Ped2 at 10 fps: 0.4-1.9 between consecutive frames, 3.2-8.9 "
+            "across a clip's wrap. None = off."
+        ),
+    )
 
     @field_validator("resize")
     @classmethod

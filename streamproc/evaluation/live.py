@@ -3,7 +3,9 @@
 Each clip's per-frame raw scores are applied to a fresh camera state by
 ``alerts.lifecycle.apply_scores``, exactly as a worker applies a camera's windows (the
 frames of consecutive windows are applied once each, in order, so feeding the whole
-clip at once decides the same frames the same way). What it publishes is collected:
+clip at once decides the same frames the same way). Each clip is a fresh camera start
+(a new stream, one capture segment), so its first ``alerts.warmup_frames`` frames decide
+nothing, as after a live camera's start. What it publishes is collected:
 the normalised score and the active flag of every frame, and the alert incidents.
 """
 

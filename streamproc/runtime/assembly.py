@@ -7,6 +7,10 @@ the oldest record still holding a kept frame (``pins``): a new owner re-reads fr
 and rebuilds the same frames (frames are immutable per camera, session and sequence
 number, so memory that is stale is never wrong, only missing).
 
+Frames are kept per capture segment (the header's ``segment``): a message of another
+segment than the camera's kept frames forgets them, so a window is never assembled
+across a break in capture; a sender makes a segment's first message whole.
+
 A window whose carried frames are not here (the worker started after them, or their
 message was lost) cannot be built: ``Incomplete`` says which frames are missing; the
 worker skips the window when its camera's state shows it was already applied, and
@@ -47,6 +51,7 @@ class Incomplete(StreamprocError):
 class _Camera:
     stream: str
     tp: TP
+    segment: int = 0
     # seq -> (frame, offset of the record it came in)
     frames: dict[int, tuple[np.ndarray, int]] = field(default_factory=dict)
     last_ms: int = 0  # timestamp of the camera's newest record
@@ -82,8 +87,9 @@ class FrameMemory:
         tp = (rec.topic, rec.partition)
         self._newest_ms[tp] = max(self._newest_ms.get(tp, 0), rec.timestamp_ms)
         cam = self._cams.get(msg.camera)
-        if cam is not None and (cam.stream, cam.tp) != (msg.stream, tp):
-            self._drop(msg.camera)  # a new session (or partition): its frames are others
+        if cam is not None and (cam.stream, cam.tp, cam.segment) != (msg.stream, tp, msg.segment):
+            # A new session, segment (a break in capture) or partition: its frames are others.
+            self._drop(msg.camera)
             cam = None
         try:
             carried, since = self._carried(msg, cam, rec.offset)
@@ -137,7 +143,7 @@ class FrameMemory:
 
     def _remember(self, msg: WireMessage, rec: Record, tp: TP, cam: _Camera | None) -> None:
         if cam is None:
-            cam = self._cams[msg.camera] = _Camera(msg.stream, tp)
+            cam = self._cams[msg.camera] = _Camera(msg.stream, tp, msg.segment)
         self._cams.move_to_end(msg.camera)
         cam.last_ms = max(cam.last_ms, rec.timestamp_ms)
         first_new = msg.first + msg.carried

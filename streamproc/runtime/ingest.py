@@ -11,6 +11,12 @@ continues it after the last acknowledged window, in the same session and numberi
 Frames dropped because the producer side was too slow are never numbered; the capture
 timestamps in each window show such a gap, as they show a reconnect.
 
+A frame the runner marks as a break in capture (``Frame.discontinuity``: a reconnect, a
+looped file's wrap, a gap, a cut; ``sources/breaks.py``) starts a new segment: the old
+segment's end-aligned tail window is sent, and windows start afresh, numbered with the
+next ``segment`` on the wire, so that none spans the break and the worker restarts the
+camera's smoothing there.
+
 With wire version 2 (the default) a message carries only the frames the camera's
 previous message did not (``transport/wire.py``); it is made whole again when it is the
 camera's first, after a window that was not sent or not delivered, after a change of
@@ -70,8 +76,8 @@ class _CameraPipe:
     # (seq, source index) of the frames the windower holds, for the camera's position
     indexes: deque[tuple[int, int]] = field(default_factory=deque)
     last_sent: int = -1  # last frame of the newest window handed to the producer
-    # The previous message, for wire version 2: (window seq, last frame, frame shape)
-    sent: tuple[int, int, tuple[int, ...]] | None = None
+    # The previous message, for wire version 2: (window seq, last frame, frame shape, segment)
+    sent: tuple[int, int, tuple[int, ...], int] | None = None
     sent_at: float = 0.0  # monotonic time it was handed to the producer
     whole_next: bool = False  # a message was not delivered: send the next one whole
 
@@ -223,6 +229,11 @@ class Ingest:
 
     def _on_frame(self, camera_id: str, frame: Frame) -> None:
         pipe = self._pipes[camera_id]
+        if frame.discontinuity is not None:
+            with stage("windowing"):
+                tail = pipe.windower.new_segment()
+            if tail is not None:  # the labels and indexes still end at the tail's last frame
+                self._send(camera_id, pipe, tail)
         pipe.labels.append(frame.label)
         pipe.indexes.append((pipe.windower.next_seq, frame.index))
         with stage("windowing"):
@@ -242,7 +253,13 @@ class Ingest:
 
     def _send(self, camera_id: str, pipe: _CameraPipe, window: Window) -> None:
         wire = WireWindow(
-            camera_id, window.seq, window.frames, window.timestamps, window.context, pipe.stream
+            camera_id,
+            window.seq,
+            window.frames,
+            window.timestamps,
+            window.context,
+            pipe.stream,
+            window.segment,
         )
         carried = self._carried(pipe, window)
         with stage("encode"):
@@ -265,7 +282,7 @@ class Ingest:
                 on_delivery=lambda err: self._delivered(camera_id, err, mark),
             )
         pipe.last_sent = mark[0]
-        pipe.sent = (window.seq, mark[0], window.frames.shape[1:])
+        pipe.sent = (window.seq, mark[0], window.frames.shape[1:], window.segment)
         pipe.sent_at = time.monotonic()
         size = len(value) + len(camera_id.encode()) + sum(len(k) + len(v) for k, v in headers)
         FRAMES_TOPIC_BYTES.labels(codec="jpeg" if pipe.jpeg else "raw").inc(size)
@@ -284,6 +301,7 @@ class Ingest:
             or time.monotonic() - pipe.sent_at > WHOLE_AFTER_S
             or first < prev[0]  # the worker keeps frames from the previous window's seq on
             or prev[2] != window.frames.shape[1:]
+            or prev[3] != window.segment  # a segment never carries frames of the one before
         ):
             return 0
         return max(0, min(prev[1], last - 1) - first + 1)

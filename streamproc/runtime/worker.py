@@ -528,7 +528,13 @@ class StreamWorker:
 
         def fn(state: CameraState | None) -> tuple[CameraState, CameraState]:
             window = ScoredWindow(
-                w.camera, w.seq, r.scores, list(w.timestamps), w.stream, r.heatmap_png_b64
+                w.camera,
+                w.seq,
+                r.scores,
+                list(w.timestamps),
+                w.stream,
+                r.heatmap_png_b64,
+                w.segment,
             )
             new = apply_scores(
                 state, window, settings, cal, self.policy, self.topics.publish_scores, now

@@ -46,6 +46,9 @@ class Frame:
     index: int  # frames read since the source object was created (continues over loops)
     pts: float  # seconds on the source's own timeline; fps sampling uses it, not the wall clock
     label: int | None = None  # ground truth (1 = anomaly in view) where the source knows it
+    # Why this frame does not continue the one before it ("reconnect", "loop", "gap",
+    # "cut"; sources/breaks.py), None when it does: no window may span the two.
+    discontinuity: str | None = None
 
 
 class CameraSource(Protocol):
@@ -124,14 +127,23 @@ class FileCamera:
         if self._frames is None:
             raise CameraError(f"camera {self.camera_id}: read() before open()")
         image = self._pending
+        wrapped = False
         if image is None and self.loop:
             self._rewind()
-            image = self._pending
+            image, wrapped = self._pending, True
         if image is None:
             return None
         self._pending = next(self._frames, None)
         assert self.fps is not None
-        frame = Frame(image, self._clock(), self._index, self._index / self.fps)
+        # The source's own timeline runs on over a wrap (pts keeps fps sampling steady);
+        # the flag tells the runner the footage jumped back.
+        frame = Frame(
+            image,
+            self._clock(),
+            self._index,
+            self._index / self.fps,
+            discontinuity="loop" if wrapped else None,
+        )
         self._index += 1
         return frame
 
@@ -149,8 +161,20 @@ def open_capture(target: str | int, timeout_s: float) -> Any:
     return cv2.VideoCapture(target, cv2.CAP_ANY, params)
 
 
+UNTIMED_FRAMES = 5  # frames a stream may report position 0 before it counts as untimed
+
+
 class StreamCamera:
-    """An RTSP / HTTP stream or a capture device through cv2.VideoCapture."""
+    """An RTSP / HTTP stream or a capture device through cv2.VideoCapture.
+
+    A frame's ``pts`` is the stream's own presentation time (``CAP_PROP_POS_MSEC``), not
+    the time it was read: on connecting, a client is handed seconds of buffered frames
+    within milliseconds (measured: 27 frames of a 10 fps GStreamer RTSP stream in 37 ms),
+    and fps sampling on arrival times would keep the first, drop the burst and keep the
+    next, a 2.7 s jump in the footage between two consecutive kept frames, which the
+    model scores as motion: the start transient of a live camera that a clip offline
+    never has. A stream or device that reports no positions is timed by arrival since
+    it was opened."""
 
     live = True
     finite = False
@@ -169,6 +193,10 @@ class StreamCamera:
         self.fps: float | None = None
         self._cap: Any = None
         self._index = 0
+        self._opened_at = 0.0
+        self._timed = False  # this connection reports presentation times
+        self._last_pts = 0.0
+        self._first_index = 0
 
     @property
     def where(self) -> str:
@@ -188,6 +216,8 @@ class StreamCamera:
         fps = float(cap.get(cv2.CAP_PROP_FPS))
         self.fps = fps if 0 < fps <= 240 else None
         self._cap = cap
+        self._opened_at, self._timed, self._last_pts = self._clock(), False, 0.0
+        self._first_index = self._index
 
     def read(self) -> Frame | None:
         if self._cap is None:
@@ -199,9 +229,23 @@ class StreamCamera:
                 "(stream ended or connection lost)"
             )
         now = self._clock()
-        frame = Frame(image, now, self._index, now)  # a live stream's timeline is the wall clock
+        frame = Frame(image, now, self._index, self._pts(now))
         self._index += 1
         return frame
+
+    def _pts(self, now: float) -> float:
+        """The frame's time on the stream's timeline, seconds since the connection's start."""
+        pos = float(self._cap.get(cv2.CAP_PROP_POS_MSEC)) / 1000
+        if math.isfinite(pos) and pos > 0:
+            self._timed = True
+            self._last_pts = pos
+        elif not self._timed:
+            # FFmpeg reports 0 for an RTSP stream's first two frames, then positions; a
+            # source still at 0 after a few frames reports none: time it by arrival.
+            early = self._index - self._first_index < UNTIMED_FRAMES and pos == 0
+            self._last_pts = 0.0 if early else now - self._opened_at
+        # else: a timed stream repeating an unknown position keeps the last one
+        return self._last_pts
 
     def close(self) -> None:
         if self._cap is not None:

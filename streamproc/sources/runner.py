@@ -10,6 +10,10 @@ by reading it later.
 
 Nothing blocks without bound: stream reads time out, backoff sleeps and queue waits wake
 up on ``stop()``.
+
+The delivery thread marks each frame that does not continue the one handed on before it
+(``Frame.discontinuity``: a reconnect, a looped file's wrap, a gap in the timeline, a cut
+in the picture; ``sources/breaks.py``), so that no window spans a break.
 """
 
 from __future__ import annotations
@@ -29,7 +33,14 @@ import cv2
 from streamproc.config.cameras import CameraConfig, ReconnectConfig
 from streamproc.cpu import stage
 from streamproc.errors import StreamprocError
-from streamproc.metrics import CAMERA_RECONNECTS, CAMERA_UP, FRAMES_DROPPED, FRAMES_IN
+from streamproc.metrics import (
+    CAMERA_RECONNECTS,
+    CAMERA_UP,
+    CAPTURE_BREAKS,
+    FRAMES_DROPPED,
+    FRAMES_IN,
+)
+from streamproc.sources.breaks import BreakDetector
 from streamproc.sources.camera import CameraDisconnected, CameraSource, Clock, Frame, open_camera
 
 log = logging.getLogger(__name__)
@@ -148,6 +159,8 @@ class CameraRunner:
         self._last_frame_time: float | None = None
         self._last_error: str | None = None
         self._last_consumer_log = -math.inf
+        self._handed_before = False  # an earlier connection handed frames on
+        self._breaks = BreakDetector(None, cfg.cut_level)  # max gap set once fps is known
         self._threads: list[threading.Thread] = []
         self._m_up = CAMERA_UP.labels(camera=cfg.id)
         self._m_in = FRAMES_IN.labels(camera=cfg.id)
@@ -266,6 +279,8 @@ class CameraRunner:
         """Read until the source ends (True) or stop() is called (False)."""
         self._sampler.reset()
         fps = self.camera.fps
+        self._set_max_gap(fps)
+        first = self._handed_before  # the next frame handed on starts after a reconnect
         pace = fps if fps and self.cfg.realtime and not self.camera.live else None
         start, n = self._clock(), 0
         skipping = self._skip_before > 0
@@ -304,8 +319,20 @@ class CameraRunner:
                 continue
             with stage("camera"):
                 frame = self._prepare(frame)
+            if first:
+                first = False
+                frame = replace(frame, discontinuity="reconnect")
+            self._handed_before = True
             self._hand_off(frame)
         return False
+
+    def _set_max_gap(self, source_fps: float | None) -> None:
+        """The break detector's longest step: ``max_gap_intervals`` intervals at the rate
+        frames are kept at (the target fps, or the source's own rate when lower)."""
+        gaps = self.cfg.max_gap_intervals
+        rates = [f for f in (self.cfg.fps, source_fps) if f]
+        rate = min(rates) if rates else self.cfg.source_fps
+        self._breaks.max_gap_s = None if gaps is None else gaps / rate  # one assignment: atomic
 
     def _prepare(self, frame: Frame) -> Frame:
         img = frame.image
@@ -324,7 +351,12 @@ class CameraRunner:
                     self._cond.wait(0.1)
             evict = len(self._queue) >= self._queue_size
             if evict:
-                self._queue.popleft()
+                old = self._queue.popleft()
+                if old.discontinuity is not None:  # the break is still before the next frame
+                    if self._queue:
+                        self._queue[0] = replace(self._queue[0], discontinuity=old.discontinuity)
+                    elif frame.discontinuity is None:
+                        frame = replace(frame, discontinuity=old.discontinuity)
             self._queue.append(frame)
             self._cond.notify_all()
         if evict:
@@ -345,6 +377,9 @@ class CameraRunner:
                     break
                 frame = self._queue.popleft()
                 self._cond.notify_all()  # room for a capture thread waiting on a full queue
+            reason = self._breaks.check(frame)  # this thread's own: no lock needed
+            if reason is not None:
+                frame = self._broken(frame, reason)
             try:
                 self._on_frame(self.camera_id, frame)
             except Exception as err:  # the consumer's problem must not stop the camera
@@ -359,6 +394,13 @@ class CameraRunner:
                 self._consumer_failed(err)
         self._set_state(final)
         self._m_up.set(0)
+
+    def _broken(self, frame: Frame, reason: str) -> Frame:
+        CAPTURE_BREAKS.labels(camera=self.camera_id, reason=reason).inc()
+        log.info(
+            "camera %s: capture break (%s) before frame %d", self.camera_id, reason, frame.index
+        )
+        return frame if frame.discontinuity == reason else replace(frame, discontinuity=reason)
 
     def _consumer_failed(self, err: Exception) -> None:
         self._error(err)

@@ -118,6 +118,12 @@ class CameraState(BaseModel):
     last_seq: int = -1  # highest frame sequence number already applied
     last_time: float = 0.0  # capture time of that frame (the ingest host's clock)
     seen_at: float = 0.0  # wall time (the worker's clock) a window was last applied
+    # The capture segment of the frames applied last (the wire's ``segment``: it changes
+    # at a break in capture) and the sequence number its first applied frame had; frames
+    # less than ``alerts.warmup_frames`` past it cannot open an incident. 0 keeps a state
+    # written before segments existed warm.
+    segment: int = 0
+    segment_start: int = 0
     stats: RunningStats = Field(default_factory=RunningStats)
     decider: dict[str, Any] | None = None  # smoothing.Decider snapshot
     alert: OpenAlert | None = None

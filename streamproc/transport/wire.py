@@ -13,8 +13,14 @@ channel of the first frame can be computed), ``shape`` ([N, H, W] or [N, H, W, 3
 N = frames incl. context), ``dtype`` ("uint8"), ``encoding`` ("raw": N*H*W[*3] bytes
 in C order, BGR for colour; "jpeg": N concatenated JPEG images whose byte sizes are in
 ``sizes``), optional ``stream`` (id of the capture session: ``seq`` restarts from 0
-when a camera's ingest restarts, and the new id tells the worker so). Unknown header
-fields are ignored, so later versions can add fields.
+when a camera's ingest restarts, and the new id tells the worker so), optional
+``segment`` (int >= 0, default 0: the capture segment within the stream; it goes up by
+one at each break in capture, a reconnect, a looped file's wrap, a gap or a cut in the
+picture, ``sources/breaks.py``; no window holds frames of two segments, the first window
+of a segment has no context frame, and the worker restarts the camera's smoothing and
+warm-up when it changes). Unknown header fields are ignored, so later versions can add
+fields: ``segment`` was added to both versions that way, and a reader that predates it
+still builds every window right, since a segment's first message is always whole.
 
 Version 2 adds ``carried`` (int, 0 <= carried < N): the first ``carried`` of the N frames
 (context included) are not in the payload; they are the last frames of the camera's
@@ -22,8 +28,9 @@ previous message in the same ``stream``, which the reader keeps (``runtime/assem
 So with windows of 8 and stride 4 each frame crosses the wire once instead of about 2.2
 times. ``shape`` stays the whole window's; the payload (and ``sizes``) holds its last
 N - carried frames. ``carried`` 0 is a whole window, as in version 1. A sender makes a
-message whole when it is a session's first, when the camera's previous message was not
-delivered or not sent, or when that message is more than ``WHOLE_AFTER_S`` old; a
+message whole when it is a session's or a segment's first, when the camera's previous
+message was not delivered or not sent, or when that message is more than
+``WHOLE_AFTER_S`` old; a
 reader may forget a camera's frames once its partition has messages ``FORGET_AFTER_S``
 newer than the camera's last. A version-1 reader refuses version 2 (upgrade the workers
 before the ingest); this reader takes both.
@@ -73,6 +80,7 @@ class WireWindow:
     timestamps: tuple[float, ...]
     context: np.ndarray | None = None  # (H, W[, 3]) the frame before ``seq``, if any
     stream: str = ""  # id of the capture session; sequence numbers restart with a new one
+    segment: int = 0  # capture segment within the stream: it changes at a break in capture
 
     def all_frames(self) -> np.ndarray:
         if self.context is None:
@@ -93,6 +101,7 @@ class WireMessage:
     context: bool
     stream: str = ""
     carried: int = 0
+    segment: int = 0
 
     @property
     def first(self) -> int:
@@ -109,10 +118,11 @@ class WireMessage:
         if (0 if carried is None else len(carried)) != self.carried:
             raise WireError(f"window {self.seq} needs {self.carried} carried frames")
         frames = self.frames if carried is None else np.concatenate([carried, self.frames])
-        if self.context:
-            ctx = frames[0]
-            return WireWindow(self.camera, self.seq, frames[1:], self.timestamps, ctx, self.stream)
-        return WireWindow(self.camera, self.seq, frames, self.timestamps, None, self.stream)
+        ctx = frames[0] if self.context else None
+        body = frames[1:] if self.context else frames
+        return WireWindow(
+            self.camera, self.seq, body, self.timestamps, ctx, self.stream, self.segment
+        )
 
 
 def encode_window(
@@ -136,6 +146,8 @@ def encode_window(
     }
     if w.stream:
         header["stream"] = w.stream
+    if w.segment:
+        header["segment"] = int(w.segment)  # absent = 0: older senders' messages read the same
     version = 1 if carried is None else 2
     if carried is not None:
         if not 0 <= carried < len(whole):
@@ -245,6 +257,9 @@ def _decode(data: bytes) -> WireMessage:
                 f"timestamps must be finite unix seconds >= 0, got {str(t)[:40]!r} "
                 f"({type(t).__name__})"
             )
+    segment = _field(header, "segment", int) if "segment" in header else 0
+    if not 0 <= segment <= MAX_SEQ:
+        raise WireError(f"segment must be in 0..2**53-1, got {segment}")
     carried = _field(header, "carried", int) if version >= 2 and "carried" in header else 0
     if not 0 <= carried < n:
         raise WireError(f"carried must be in 0..{n - 1} (N - 1), got {carried}")
@@ -266,7 +281,7 @@ def _decode(data: bytes) -> WireMessage:
     stream = header.get("stream", "")
     if not isinstance(stream, str) or len(stream) > MAX_STREAM_ID:
         raise WireError(f"header field 'stream': expected a str of <= {MAX_STREAM_ID} characters")
-    return WireMessage(version, camera, seq, frames, times, context, stream, carried)
+    return WireMessage(version, camera, seq, frames, times, context, stream, carried, segment)
 
 
 def _check_shape(shape: list[Any]) -> None:

@@ -40,10 +40,17 @@ class Window:
     frames: np.ndarray
     timestamps: tuple[float, ...]
     context: np.ndarray | None = None  # the frame before ``seq`` (for the motion channel)
+    segment: int = 0  # the capture segment its frames belong to (``Windower.new_segment``)
 
 
 class Windower:
-    """Live windowing of one camera: push frames, get a Window every ``stride`` frames."""
+    """Live windowing of one camera: push frames, get a Window every ``stride`` frames.
+
+    A camera's frames come in segments, split at breaks in capture (a reconnect, a loop,
+    a gap: ``sources/breaks.py``). ``new_segment`` starts one: no window (nor a window's
+    context frame) holds frames of two segments, so the first window of a segment has
+    no context and its first frame's motion starts from nothing, as at a clip's start
+    offline. Sequence numbers run on across segments."""
 
     def __init__(self, camera: str, length: int, stride: int) -> None:
         self.camera, self.length, self.stride = camera, length, stride
@@ -52,6 +59,18 @@ class Windower:
         self._since_emit = 0
         self._next_seq = 0
         self._emitted = False
+        self.segment = 0  # segments started before the current one
+
+    def new_segment(self) -> Window | None:
+        """Start a new segment at the next pushed frame; returns the old segment's tail
+        window (as ``flush``) so its last frames are scored, if it has one. A segment
+        shorter than a window gives no window: its frames are never scored."""
+        tail = self.flush()
+        self._buf.clear()
+        self._since_emit = 0
+        self._emitted = False
+        self.segment += 1
+        return tail
 
     @property
     def next_seq(self) -> int:
@@ -102,4 +121,4 @@ class Windower:
         items = list(self._buf)
         context = items[0][1] if len(items) > self.length else None
         seqs, frames, times = zip(*items[-self.length :], strict=True)
-        return Window(self.camera, seqs[0], np.stack(frames), tuple(times), context)
+        return Window(self.camera, seqs[0], np.stack(frames), tuple(times), context, self.segment)

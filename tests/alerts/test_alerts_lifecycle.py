@@ -7,10 +7,12 @@ from streamproc.threshold.base import CameraSettings, CameraState
 from streamproc.threshold.policy import Calibrated, Policy, threshold_for
 
 CAL = Calibrated(mean=1.0, std=0.5, k=2.0, model_version="v1")  # threshold 2.0
+# No warm-up here: these tests follow every frame's decision from the first;
+# test_alerts_segments.py covers the warm-up of a start or a break.
 POLICY = Policy(
     ThresholdConfig(mode="calibrated"),
     SmoothingConfig(kind="none", persistence_k=2, persistence_n=3, exit_ratio=0.8),
-    AlertsConfig(cooldown_frames=3, update_every_frames=4),
+    AlertsConfig(cooldown_frames=3, update_every_frames=4, warmup_frames=0),
 )
 
 
@@ -142,7 +144,9 @@ def test_an_incident_ends_at_max_duration_and_the_camera_rebaselines() -> None:
     adaptive = Policy(
         ThresholdConfig(mode="adaptive", min_samples=20, halflife_frames=50),
         POLICY.smoothing,
-        AlertsConfig(cooldown_frames=3, update_every_frames=4, max_incident_frames=30),
+        AlertsConfig(
+            cooldown_frames=3, update_every_frames=4, max_incident_frames=30, warmup_frames=0
+        ),
     )
     st = run([0.8] * 40 + [6.0] * 100, policy=adaptive)  # the scene changed for good
     ev = alerts(st)

@@ -103,8 +103,9 @@ def test_windows_per_camera_are_contiguous_keyed_and_carry_context(tmp_path: Pat
         writer.write(np.full((48, 64, 3), 8 * i, np.uint8))
     writer.release()
     cams = [
-        CameraConfig(id="ing-folder", source=str(folder), realtime=False),
-        CameraConfig(id="ing-video", source=str(video), realtime=False),
+        # Each frame a brightness step further than a cut (cut_level): no cut detection.
+        CameraConfig(id="ing-folder", source=str(folder), realtime=False, cut_level=None),
+        CameraConfig(id="ing-video", source=str(video), realtime=False, cut_level=None),
         CameraConfig(id="ing-off", source="synthetic", enabled=False),
     ]
     producer = RecordingProducer()

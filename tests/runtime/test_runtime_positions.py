@@ -33,7 +33,8 @@ def killed_producer(acks: int) -> RecordingProducer:
 
 @pytest.fixture
 def footage(tmp_path: Path) -> Path:
-    """A frame folder of 37 frames, each a different shade, so frames are told apart."""
+    """A frame folder of 37 frames, each a different shade, so frames are told apart (a
+    step between shades is a cut in the picture: the cameras here turn cut_level off)."""
     folder = tmp_path / "clip"
     folder.mkdir()
     for i in range(37):
@@ -85,7 +86,7 @@ def run(ingest: Ingest) -> None:
 def test_a_restarted_ingest_continues_after_the_last_acknowledged_window(
     footage: Path, store: EmbeddedStateStore, length: int, stride: int, fps: float | None
 ) -> None:
-    cam = CameraConfig(id="pos-cam", source=str(footage), realtime=False, fps=fps)
+    cam = CameraConfig(id="pos-cam", source=str(footage), realtime=False, cut_level=None, fps=fps)
     reference = RecordingProducer()
     run(ingest_of(cam, reference, None, length=length, stride=stride))
     whole = windows(reference, "pos-cam")
@@ -112,7 +113,7 @@ def test_a_restarted_ingest_continues_after_the_last_acknowledged_window(
 def test_a_finished_camera_is_not_sent_again_unless_from_start(
     footage: Path, store: EmbeddedStateStore, caplog: pytest.LogCaptureFixture
 ) -> None:
-    cam = CameraConfig(id="pos-done", source=str(footage), realtime=False)
+    cam = CameraConfig(id="pos-done", source=str(footage), realtime=False, cut_level=None)
     first = RecordingProducer()
     run(ingest_of(cam, first, store))
     stream = windows(first, "pos-done")[0].stream
@@ -135,7 +136,7 @@ def test_a_finished_camera_is_not_sent_again_unless_from_start(
 def test_a_changed_source_or_windowing_starts_afresh(
     footage: Path, store: EmbeddedStateStore
 ) -> None:
-    cam = CameraConfig(id="pos-change", source=str(footage), realtime=False)
+    cam = CameraConfig(id="pos-change", source=str(footage), realtime=False, cut_level=None)
     run(ingest_of(cam, killed_producer(2), store))
     changed = RecordingProducer()
     run(ingest_of(cam, changed, store, stride=2))  # other windows: the position is void

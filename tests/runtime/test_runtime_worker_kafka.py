@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import yaml
 
-from streamproc.alerts.lifecycle import ScoredWindow, apply_scores
+from streamproc.alerts.lifecycle import replay_published
 from streamproc.config import StreamprocConfig, load_config
 from streamproc.config.cameras import CameraConfig
 from streamproc.config.state import RedisStateConfig
@@ -137,9 +137,9 @@ def test_killed_worker_loses_and_duplicates_nothing(
     expected: set[tuple[str, str, int]] = set()
     for c in cams:
         seq = [scores[(c.id, i)] for i in range(FRAMES)]
-        times = [p["time"] for p in seq]
-        window = ScoredWindow(c.id, 0, [p["score"] for p in seq], times, ingest.stream)
-        st = apply_scores(None, window, CameraSettings(threshold=threshold), cal, policy)
+        settings = CameraSettings(threshold=threshold)
+        st = replay_published(c.id, ingest.stream, seq, settings, cal, policy)
+        assert st is not None
         expected |= {
             (m["payload"]["event_id"], m["payload"]["kind"], m["payload"]["seq"])
             for m in st.outbox

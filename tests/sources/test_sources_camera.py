@@ -236,17 +236,24 @@ def test_unreachable_stream_is_a_clear_disconnect(source: str, where: str) -> No
 
 
 class FakeCapture:
-    def __init__(self, frames: int) -> None:
+    """``positions``: what CAP_PROP_POS_MSEC reports after each read (none: 0, as a
+    source without presentation times)."""
+
+    def __init__(self, frames: int, positions: list[float] | None = None) -> None:
         self.left, self.released = frames, False
+        self.positions, self.reads = positions or [], 0
 
     def isOpened(self) -> bool:
         return True
 
     def get(self, prop: int) -> float:
+        if prop == cv2.CAP_PROP_POS_MSEC:
+            return self.positions[self.reads - 1] if self.reads <= len(self.positions) else 0.0
         return 15.0
 
     def read(self) -> tuple[bool, np.ndarray | None]:
         self.left -= 1
+        self.reads += 1
         return (True, np.zeros((4, 6, 3), np.uint8)) if self.left >= 0 else (False, None)
 
     def release(self) -> None:
@@ -259,7 +266,8 @@ def test_stream_read_failure_raises_disconnected() -> None:
     cam.open()
     assert cam.fps == 15
     first = cam.read()
-    assert first is not None and first.pts == first.timestamp  # live: wall-clock timeline
+    # No presentation times: the first frames are at 0, as an RTSP stream's are.
+    assert first is not None and first.pts == 0.0
     assert cam.read() is not None
     with pytest.raises(CameraDisconnected, match="stream ended or connection lost"):
         cam.read()

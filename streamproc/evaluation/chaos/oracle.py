@@ -9,7 +9,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from streamproc.alerts.lifecycle import ScoredWindow, apply_scores
+from streamproc.alerts.lifecycle import replay_published
 from streamproc.evaluation.chaos.harness import Run
 from streamproc.pipeline import calibrated_from, policy_for
 from streamproc.threshold.base import CameraSettings
@@ -153,7 +153,8 @@ def longest_pause(run: Run, since: float) -> tuple[float, float]:
 
 def reference_alerts(run: Run) -> set[AlertKey] | None:
     """The alert events of one uninterrupted pass over every camera's published raw
-    scores; None when a camera lacks a score (then the run already failed)."""
+    scores, capture segment by segment as the worker applied them; None when a camera
+    lacks a score (then the run already failed)."""
     policy, cal = policy_for(run.cfg, run.art), calibrated_from(run.art)
     settings = CameraSettings(threshold=run.threshold)
     out: set[AlertKey] = set()
@@ -161,10 +162,9 @@ def reference_alerts(run: Run) -> set[AlertKey] | None:
         if any((cam, i) not in run.seen.scores for i in range(n)):
             return None
         seq = [run.seen.scores[(cam, i)] for i in range(n)]
-        window = ScoredWindow(
-            cam, 0, [p["score"] for p in seq], [p["time"] for p in seq], run.stream
-        )
-        st = apply_scores(None, window, settings, cal, policy)
+        st = replay_published(cam, run.stream, seq, settings, cal, policy)
+        if st is None:  # a camera that sent no frame
+            continue
         out |= {
             (m["payload"]["event_id"], m["payload"]["kind"], int(m["payload"]["seq"]))
             for m in st.outbox
