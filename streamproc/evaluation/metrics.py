@@ -74,10 +74,18 @@ def micro_auc(scores: Clips, labels: Clips) -> float:
     return float(roc_auc_score(y, s))
 
 
+def clip_aucs(scores: Clips, labels: Clips) -> dict[str, float | None]:
+    """Each clip's own ROC AUC; None for a clip with a single class (no AUC exists)."""
+    return {
+        name: float(roc_auc_score(y, s)) if np.unique(y).size == 2 else None
+        for name, s, y in _clip_arrays(scores, labels, "scores")
+    }
+
+
 def _macro(scores: Clips, labels: Clips) -> tuple[float | None, int]:
-    clips = _clip_arrays(scores, labels, "scores")
-    aucs = [float(roc_auc_score(y, s)) for _, s, y in clips if np.unique(y).size == 2]
-    return (float(np.mean(aucs)) if aucs else None), len(clips) - len(aucs)
+    per_clip = clip_aucs(scores, labels)
+    aucs = [a for a in per_clip.values() if a is not None]
+    return (float(np.mean(aucs)) if aucs else None), len(per_clip) - len(aucs)
 
 
 def macro_auc(scores: Clips, labels: Clips) -> tuple[float, int]:
@@ -140,7 +148,9 @@ def threshold_metrics(decisions: Clips, labels: Clips) -> dict[str, float]:
     }
 
 
-def frame_report(scores: Clips, labels: Clips, decisions: Clips) -> dict[str, float | int | None]:
+def frame_report(
+    scores: Clips, labels: Clips, decisions: Clips
+) -> dict[str, float | int | dict[str, float | None] | None]:
     """Every frame-level number of one evaluation run, JSON-ready.
 
     ``macro_auc`` is None (not an error) when no clip has both classes, because the
@@ -150,6 +160,7 @@ def frame_report(scores: Clips, labels: Clips, decisions: Clips) -> dict[str, fl
     return {
         "micro_auc": micro_auc(scores, labels),
         "macro_auc": macro,
+        "clip_auc": clip_aucs(scores, labels),
         "eer": eer(scores, labels),
         "pr_auc": pr_auc(scores, labels),
         **threshold_metrics(decisions, labels),

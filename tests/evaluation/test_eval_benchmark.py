@@ -48,8 +48,13 @@ def test_bench_detection_reports_each_scene_and_the_mean(tmp_path: Path) -> None
     for r in per:  # runtime and fixed decisions, frame and event level
         assert 0 <= r["false_alarm_rate"] <= 1 and 0 <= r["fixed_false_alarm_rate"] <= 1
         assert r["event_recall"] is not None and r["windows"]["training"] > 0
+        assert r["incidents_at_start"] >= 0 and set(r["clip_auc"]) == {"00", "01"}
     table = (out / "table.md").read_text()
     assert "| mean | attention-ae |" in table and "event recall" in table
+    assert "incidents in 2 s of a start" in table and "Per-clip streaming AUC" in table
+    header = next(line for line in table.splitlines() if line.startswith("| scene | model |"))
+    first = next(line for line in table.splitlines() if line.startswith("| scene-a |"))
+    assert header.count("|") == first.count("|")  # every row has the header's columns
 
 
 def test_bench_detection_checks_every_scene_before_training(tmp_path: Path) -> None:

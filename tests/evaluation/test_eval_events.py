@@ -46,3 +46,15 @@ def test_no_alerts_and_no_anomalies() -> None:
     r = event_report([], {"a": np.zeros(50, int)}, 10.0)
     assert r["event_recall"] is None and r["false_alerts"] == 0
     assert r["median_delay_s"] is None
+
+
+def test_incidents_within_two_seconds_of_a_start_are_counted_apart() -> None:
+    fps = 10.0
+    labels = {"a": np.r_[np.ones(5), np.zeros(95)].astype(int), "b": np.zeros(100, int)}
+    found = [
+        Incident("a", 0, 10),  # at the start, on a real anomaly
+        Incident("b", 19, 30),  # 1.9 s in, on normal footage: a start transient
+        Incident("b", 20, 40),  # 2.0 s in: not at the start
+    ]
+    r = event_report(found, labels, fps)
+    assert r["incidents_at_start"] == 2 and r["false_incidents_at_start"] == 1

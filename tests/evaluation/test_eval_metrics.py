@@ -9,6 +9,7 @@ import pytest
 
 from streamproc.errors import DataError
 from streamproc.evaluation.metrics import (
+    clip_aucs,
     eer,
     frame_report,
     macro_auc,
@@ -96,7 +97,7 @@ def test_frame_report_has_every_key_and_is_json_ready() -> None:
     report = frame_report(SCORES, LABELS, decisions)
     assert set(report) == {
         "micro_auc", "macro_auc", "eer", "pr_auc", "precision", "recall", "f1",
-        "false_alarm_rate", "frames", "clips", "macro_skipped_clips",
+        "false_alarm_rate", "frames", "clips", "macro_skipped_clips", "clip_auc",
     }  # fmt: skip
     assert json.loads(json.dumps(report)) == report
     assert report["frames"] == 4 and report["clips"] == 2
@@ -146,3 +147,13 @@ def test_non_binary_labels_and_nan_scores_are_refused() -> None:
         micro_auc({"a": np.zeros(2)}, {"a": np.array([0, 2])})
     with pytest.raises(DataError, match="NaN"):
         micro_auc({"a": np.array([np.nan, 1.0])}, {"a": np.array([0, 1])})
+
+
+def test_clip_aucs_are_each_clips_own_and_none_for_one_class() -> None:
+    scores = {"x": np.array([0.1, 0.9, 0.2, 0.8]), "y": np.array([0.9, 0.1, 0.8, 0.2])}
+    labels = {"x": np.array([0, 1, 0, 1]), "y": np.array([0, 1, 0, 1])}
+    scores["z"], labels["z"] = np.array([0.5, 0.6]), np.array([0, 0])
+    assert clip_aucs(scores, labels) == {"x": 1.0, "y": 0.0, "z": None}
+    assert frame_report(scores, labels, {k: v > 0.5 for k, v in scores.items()})["clip_auc"] == {
+        "x": 1.0, "y": 0.0, "z": None,
+    }  # fmt: skip
