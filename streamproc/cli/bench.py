@@ -414,3 +414,40 @@ def startup(
     table = startup_table(run_startup(rounds, against), rounds)
     save(out, table)
     typer.echo(table)
+
+
+@app.command("synthetic")
+@friendly_errors
+def synthetic(
+    data: Path = typer.Option(..., "--data", help="Scene with train/ (e.g. UCSD Ped2)."),
+    artifact: Path = ARTIFACT,
+    base: list[str] = typer.Option(
+        [],
+        "--base",
+        help="Training clips to paste into (repeatable; default: the clips the artifact "
+        "held out for calibration).",
+    ),
+    work: Path = typer.Option(
+        Path("runs/bench-synthetic"), "--work", help="Where the cases are written."
+    ),
+    out: Path | None = typer.Option(None, "--out", help="Also write the JSON verdicts here."),
+) -> None:
+    """Cases the shared scenes lack, built from the scene's own footage: a person pasted
+    standing still where nobody walks (must alert) and a walker scaled up to a quarter of
+    the frame (must not). Judged by the streaming protocol with the worker's decisions."""
+    from streamproc.evaluation.synthetic_cases import build_cases, judge
+    from streamproc.model.artifact import load_artifact
+
+    art = load_artifact(artifact)
+    training = art.metadata.get("training", {})
+    bases = base or training.get("calibration_clips") or training.get("clips", [])[:2]
+    if not bases:
+        raise ConfigError("the artifact records no training clips; name them with --base")
+    cases = build_cases(data, bases, work, art.config.evaluation.fps)
+    verdict = judge(art, work, cases, art.config.evaluation.batch_size)
+    text = json.dumps(verdict, indent=2)
+    save(out, text)
+    typer.echo(text)
+    console.print(
+        f"loiterer alerted {verdict['loiterer']}, close walker quiet {verdict['close-walker']}"
+    )
