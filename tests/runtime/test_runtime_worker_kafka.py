@@ -12,8 +12,10 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
+import kafka
 import numpy as np
 import pytest
 import yaml
@@ -25,6 +27,7 @@ from streamproc.config.state import RedisStateConfig
 from streamproc.config.transport import KafkaTransportConfig, TopicsConfig
 from streamproc.model.artifact import load_artifact
 from streamproc.pipeline import calibrated_from, policy_for
+from streamproc.runtime import killpoint
 from streamproc.runtime.ingest import Ingest
 from streamproc.threshold import make_store
 from streamproc.threshold.base import CameraSettings
@@ -36,7 +39,9 @@ pytestmark = [pytest.mark.kafka, pytest.mark.redis, pytest.mark.slow]
 CAMERAS, FRAMES = 4, 120
 
 
-def worker(cfg_file: Path, artifact: Path, log: Path) -> subprocess.Popen[bytes]:
+def worker(
+    cfg_file: Path, artifact: Path, log: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [
             sys.executable,
@@ -50,8 +55,24 @@ def worker(cfg_file: Path, artifact: Path, log: Path) -> subprocess.Popen[bytes]
         ],
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
-        env={**os.environ},
+        env={**os.environ, **(env or {})},
     )
+
+
+def wait_for(done: Callable[[], bool], timeout_s: float = 180.0) -> None:
+    """Poll ``done`` until it holds; the deadline only ends a hung run."""
+    deadline = time.monotonic() + timeout_s
+    while not done():
+        assert time.monotonic() < deadline, f"{done.__name__} did not hold in {timeout_s:g} s"
+        time.sleep(0.2)
+
+
+def partitions(bootstrap: str, topics: list[str]) -> set[tuple[str, int]]:
+    probe = kafka.KafkaConsumer(bootstrap_servers=bootstrap)
+    try:
+        return {(t, p) for t in topics for p in probe.partitions_for_topic(t) or ()}
+    finally:
+        probe.close()
 
 
 def test_killed_worker_loses_and_duplicates_nothing(
@@ -103,28 +124,48 @@ def test_killed_worker_loses_and_duplicates_nothing(
     scores: dict[tuple[str, int], dict] = {}
     alerts: list[dict] = []
 
+    def drain_once() -> None:
+        for r in collector.poll(200, 0.5):
+            p = json.loads(r.value)
+            if r.topic == cfg.topics.scores:
+                scores[(p["camera"], p["seq"])] = p
+            else:
+                alerts.append(p)
+
     def drain(until: int, timeout: float) -> None:
         deadline = time.time() + timeout
         while len(scores) < until and time.time() < deadline:
-            for r in collector.poll(200, 0.5):
-                p = json.loads(r.value)
-                if r.topic == cfg.topics.scores:
-                    scores[(p["camera"], p["seq"])] = p
-                else:
-                    alerts.append(p)
+            drain_once()
 
     log = tmp_path / "workers.log"
-    first = worker(cfg_file, tiny_artifact, log)
-    drain(until=CAMERAS * FRAMES // 4, timeout=120)
-    first.send_signal(signal.SIGKILL)  # mid-run: no commit, no clean shutdown
-    first.wait(10)
-    partial = len(scores)
-    assert 0 < partial < CAMERAS * FRAMES, log.read_text()[-2000:]
+    # Killed by itself (SIGKILL) between publishing its 15th batch's alerts and flushing
+    # and committing them, of about 120 batches of 2 windows: mid-run by construction, not
+    # by how far a clock let it get. No commit, no clean shutdown.
+    first = worker(cfg_file, tiny_artifact, log, {killpoint.ENV: "publish:15"})
+    try:
+        assert first.wait(180) == -signal.SIGKILL, log.read_text()[-2000:]
+    finally:
+        first.kill()
     second = worker(cfg_file, tiny_artifact, log)
     try:
         drain(until=CAMERAS * FRAMES, timeout=180)
-        time.sleep(2)
-        drain(until=10**9, timeout=2)  # trailing alert messages
+
+        # A worker clears a camera's outbox only once the broker acknowledged (acks=all)
+        # its alerts, so once every camera's last frame is applied with an empty outbox,
+        # every alert is on the topic: read both output topics to their end then,
+        # instead of waiting a while for trailing messages.
+        def applied_and_flushed() -> bool:
+            states = [store.get_state(c.id) for c in cams]
+            return all(s is not None and s.last_seq == FRAMES - 1 and not s.outbox for s in states)
+
+        wait_for(applied_and_flushed)
+        outputs = partitions(kafka_bootstrap, [cfg.topics.scores, cfg.topics.alerts])
+
+        def read_to_end() -> bool:
+            drain_once()
+            return collector.assignment() == outputs and not any(collector.lag().values())
+
+        wait_for(read_to_end)
     finally:
         second.terminate()
         second.wait(30)
