@@ -1,14 +1,20 @@
 import json
+import re
 import sqlite3
 from pathlib import Path
 
+import numpy as np
 import yaml
 from typer.testing import CliRunner
 
 from streamproc.alerts.schema import AlertEvent
 from streamproc.cli.app import app
+from streamproc.model.artifact import load_artifact
+from streamproc.windowing import window_starts
+from tests.conftest import synthetic_clip, write_clip
 
 runner = CliRunner()
+CLIP_FRAMES = 30
 
 
 def state_config(tmp_path: Path) -> Path:
@@ -79,7 +85,10 @@ def test_serve_config_is_the_apps(tmp_path: Path) -> None:
     assert a["deployments"][0]["user_config"] == {"artifact": "/models/m"}
 
 
-def test_run_embedded_with_a_model(tmp_path: Path, tiny_artifact: Path) -> None:
+def test_run_embedded_with_a_model_scores_every_window_of_a_file(
+    tmp_path: Path, tiny_artifact: Path
+) -> None:
+    write_clip(tmp_path / "clip", synthetic_clip(CLIP_FRAMES, np.random.default_rng(3)))
     f = tmp_path / "run.yaml"
     f.write_text(
         yaml.safe_dump(
@@ -88,17 +97,24 @@ def test_run_embedded_with_a_model(tmp_path: Path, tiny_artifact: Path) -> None:
                 "metrics": {"port": None},
                 "cameras": {
                     "defaults": {"resize": [64, 48]},
-                    "cameras": [{"id": "syn", "source": "synthetic:1", "realtime": False}],
+                    "cameras": [
+                        {"id": "clip", "source": str(tmp_path / "clip"), "realtime": False}
+                    ],
                 },
             }
         )
     )
+    # No --duration: a file ends, and the run stops once every window is scored.
     res = runner.invoke(
-        app,
-        ["run", "--config", str(f), "--artifact", str(tiny_artifact), "--local", "--duration", "5"],
+        app, ["run", "--config", str(f), "--artifact", str(tiny_artifact), "--local"]
     )
     assert res.exit_code == 0, res.output
-    assert "starting: 1 camera(s) (syn)" in res.output and "windows scored" in res.output
+    assert "starting: 1 camera(s) (clip)" in res.output, res.output
+    assert "every window is scored" in res.output, res.output
+    w = load_artifact(tiny_artifact).config.data.window
+    want = len(window_starts(CLIP_FRAMES, w.length, w.stride))
+    scored = re.findall(r"stopped after \d+ s: (\d+) windows scored", res.output)
+    assert [int(n) for n in scored] == [want], res.output
 
 
 def test_camera_set_refuses_a_threshold_the_worker_cannot_use(tmp_path: Path) -> None:

@@ -78,11 +78,16 @@ def test_named_objects_are_the_charts() -> None:
     base = [yaml.safe_load(p.read_text()) for p in (ROOT / "k8s" / "base").glob("*-*.yaml")]
     names = {(d["kind"], d["metadata"]["name"]) for d in base}
     short = {"deploy": "Deployment", "sts": "StatefulSet", "svc": "Service"}
-    for kind, name in re.findall(r"(?<![\w/])(deploy|sts|svc)/([a-z0-9-]+)", GUIDE):
-        if name.endswith("-head-svc"):
-            continue  # created by KubeRay for the RayService
+    named = re.findall(r"(?<![\w/])(deploy|sts|svc)/([a-z0-9-]+)", GUIDE)
+    ours = [(kind, name) for kind, name in named if not name.endswith("-head-svc")]
+    # The guide names objects of each kind (else the loop below checks nothing); the
+    # head service is created by KubeRay for the RayService, not by the manifests.
+    assert {kind for kind, _ in ours} == set(short), named
+    for kind, name in ours:
         assert (short[kind], name) in names, f"{kind}/{name}"
-    for name in re.findall(r"get rayservice ([a-z0-9-]+)", GUIDE):
+    services = re.findall(r"get rayservice ([a-z0-9-]+)", GUIDE)
+    assert services
+    for name in services:
         assert ("RayService", name) in names
     helpers = (CHART / "templates" / "_helpers.tpl").read_text()
     assert 'ray://{{ include "streamproc.fullname" . }}-head-svc:10001' in helpers

@@ -42,8 +42,18 @@ def test_attention_options_and_kl_term() -> None:
     model = build_model(cfg.model, cfg.data)
     out = model(torch.rand(2, 2, 4, 32, 48))
     assert out.mu is not None and out.logvar is not None
-    _, parts = window_loss(torch.rand(2, 2, 4, 32, 48), out, cfg.training.loss)
-    assert parts["kl"] >= 0 and "temporal" in parts
+    x = torch.rand(2, 2, 4, 32, 48)
+    _, parts = window_loss(x, out, cfg.training.loss)
+    # The KL of the encoder's diagonal Gaussian from N(0, I) per latent element, as
+    # torch.distributions computes it (not the formula the model uses), ...
+    q = torch.distributions.Normal(out.mu, torch.exp(0.5 * out.logvar))
+    p = torch.distributions.Normal(torch.zeros_like(out.mu), torch.ones_like(out.mu))
+    want = float(torch.distributions.kl_divergence(q, p).mean())
+    assert parts["kl"] == pytest.approx(want, rel=1e-4, abs=1e-7)
+    # ... weighted into the loss beside the other terms.
+    loss = cfg.training.loss
+    total = parts["mse"] + loss.temporal_weight * parts["temporal"] + loss.kl_weight * want
+    assert parts["loss"] == pytest.approx(total, rel=1e-4)
 
 
 def test_odd_sizes_still_reconstruct() -> None:

@@ -19,9 +19,30 @@ def window(frames: int = 4, stamps: tuple[float, ...] | None = None) -> WireWind
     return WireWindow("cam", 0, pixels, stamps or tuple(NOW + k for k in range(frames)))
 
 
-def test_a_good_window_passes() -> None:
-    check_window(window(), 4, NOW)
-    check_window(window(7), None, NOW)  # no length known: any
+@pytest.mark.parametrize(
+    ("w", "length"),
+    [
+        (window(), 4),
+        (window(7), None),  # no length known: any
+        (window(stamps=(NOW, NOW, NOW, NOW)), 4),  # repeated stamps are not backwards
+        (window(stamps=(NOW, NOW, NOW, NOW + 86_400)), 4),  # a day ahead: drift, not broken
+        (WireWindow("cam", 0, np.zeros((4, 8, 8, 3), np.uint8), (NOW,) * 4), 4),  # BGR
+        (
+            WireWindow(
+                "cam", 0, np.zeros((4, 8, 8), np.uint8), (NOW,) * 4, np.zeros((8, 8), np.uint8)
+            ),
+            4,
+        ),
+    ],
+    ids=["length", "any-length", "equal-stamps", "a-day-ahead", "bgr", "context"],
+)
+def test_good_windows_pass_up_to_each_limit(w: WireWindow, length: int | None) -> None:
+    """Each window sits on the accepting side of one check's limit; a check drawn too
+    tight refuses it (the violations below sit just across)."""
+    try:
+        check_window(w, length, NOW)
+    except ContractError as err:
+        pytest.fail(f"a window the model and the state can take was refused: {err}")
 
 
 @pytest.mark.parametrize(

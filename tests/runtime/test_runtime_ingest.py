@@ -19,44 +19,9 @@ from streamproc.metrics import REGISTRY
 from streamproc.runtime import ingest as ingest_mod
 from streamproc.runtime.ingest import CameraFactory, Ingest
 from streamproc.sources.camera import CameraSource, Clock, SyntheticCamera
-from streamproc.transport.base import OnDelivery
-from streamproc.transport.wire import WireWindow, decode_message
+from streamproc.transport.wire import decode_message
 from streamproc.windowing.windows import window_starts
-from tests.helpers import read_windows
-
-
-class RecordingProducer:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, bytes, bytes | None, list[tuple[str, bytes]]]] = []
-        self.flushes = 0
-        self.fail: BaseException | None = None  # what on_delivery reports
-        # Acknowledge only this many sends; later ones stay in flight forever, as when
-        # the process is killed before the broker answers. None = every send.
-        self.acks: int | None = None
-
-    def send(
-        self,
-        topic: str,
-        value: bytes,
-        key: bytes | None = None,
-        headers: list[tuple[str, bytes]] | None = None,
-        on_delivery: OnDelivery | None = None,
-    ) -> None:
-        self.sent.append((topic, value, key, list(headers or [])))
-        if on_delivery is not None and (self.acks is None or len(self.sent) <= self.acks):
-            on_delivery(self.fail)
-
-    def flush(self, timeout_s: float | None = None) -> None:
-        self.flushes += 1
-
-    def close(self) -> None:
-        pass
-
-    def windows(self, camera: str) -> list[tuple[WireWindow, dict[str, bytes]]]:
-        """The camera's whole windows (built from version-2 messages) and headers."""
-        mine = [(value, headers) for _, value, key, headers in self.sent if key == camera.encode()]
-        built = read_windows(value for value, _ in mine)
-        return [(w, dict(headers)) for w, (_, headers) in zip(built, mine, strict=True)]
+from tests.fakes import RecordingProducer
 
 
 def synthetic_factory(n_frames: int | None) -> CameraFactory:
@@ -69,10 +34,14 @@ def synthetic_factory(n_frames: int | None) -> CameraFactory:
     return make
 
 
-def run_to_end(ingest: Ingest) -> None:
+def run_to_end(ingest: Ingest, stop: bool = True) -> None:
+    """Run every camera to its end, then stop (which flushes: the broker's answers
+    arrive), as ``streamproc ingest`` does."""
     ingest.start()
     assert ingest.join(20), ingest.statuses()
     assert ingest.finished
+    if stop:
+        assert ingest.stop()
 
 
 def one_camera(
@@ -288,12 +257,34 @@ def test_windows_count_as_sent_only_when_delivered() -> None:
         window_stride=4,
         camera_factory=synthetic_factory(n_frames=12),
     )
-    run_to_end(ingest)
+    run_to_end(ingest, stop=False)
     labels = {"camera": "ing-undelivered"}
     assert len(producer.sent) == 3
+    # Sent, but the broker has not answered yet: neither sent nor failed.
+    assert not REGISTRY.get_sample_value("streamproc_windows_delivery_failed_total", labels)
+    assert ingest.stop()  # flushes: the answers arrive
+    assert producer.delivered == 3
     assert not REGISTRY.get_sample_value("streamproc_windows_sent_total", labels)
     failed = REGISTRY.get_sample_value("streamproc_windows_delivery_failed_total", labels)
     assert failed == 3
+
+
+def test_windows_count_as_sent_once_acknowledged_not_once_sent() -> None:
+    producer = RecordingProducer()
+    cams = [CameraConfig(id="ing-acked", source="synthetic", realtime=False)]
+    ingest = Ingest(
+        cams,
+        producer,
+        "frames",
+        window_length=4,
+        window_stride=4,
+        camera_factory=synthetic_factory(n_frames=12),
+    )
+    run_to_end(ingest, stop=False)
+    labels = {"camera": "ing-acked"}
+    assert not REGISTRY.get_sample_value("streamproc_windows_sent_total", labels)
+    assert ingest.stop()
+    assert REGISTRY.get_sample_value("streamproc_windows_sent_total", labels) == 3
 
 
 # Wire version 2: each frame crosses the wire once.
@@ -324,10 +315,10 @@ def test_wire_version_1_sends_whole_windows() -> None:
 
 
 class FailingProducer(RecordingProducer):
-    """Reports the delivery of the ``nth`` send as failed."""
+    """Reports the delivery of the ``nth`` send as failed, one send later (``lag`` 1)."""
 
     def __init__(self, nth: int) -> None:
-        super().__init__()
+        super().__init__(lag=1)
         self.nth = nth
 
     def send(self, topic, value, key=None, headers=None, on_delivery=None):  # type: ignore[no-untyped-def]
@@ -339,7 +330,9 @@ def test_after_an_undelivered_window_the_next_is_sent_whole() -> None:
     producer = FailingProducer(nth=3)
     run_to_end(one_camera(producer, "ing-fail", 40))
     carried = [c for _, c, _ in _parts(producer)]
-    assert carried == [0, 5, 5, 5, 0, 5, 5, 5, 5]
+    # The fourth send's failure is reported while the fifth is sent (the broker answers
+    # after the sender went on), so the fifth still carries frames and the sixth is whole.
+    assert carried == [0, 5, 5, 5, 5, 0, 5, 5, 5]
 
 
 def test_after_a_silence_the_next_window_is_sent_whole(monkeypatch: pytest.MonkeyPatch) -> None:

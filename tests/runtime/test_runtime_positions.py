@@ -21,7 +21,8 @@ from streamproc.runtime.positions import Positions, fingerprint
 from streamproc.threshold import EmbeddedStateStore, IngestPosition, StateStoreError
 from streamproc.transport.wire import WireWindow
 from streamproc.windowing import window_starts
-from tests.runtime.test_runtime_ingest import RecordingProducer, run_to_end, synthetic_factory
+from tests.fakes import RecordingProducer
+from tests.runtime.test_runtime_ingest import run_to_end, synthetic_factory
 
 
 def killed_producer(acks: int) -> RecordingProducer:
@@ -76,8 +77,7 @@ def same(a: list[WireWindow], b: list[WireWindow]) -> bool:
 
 
 def run(ingest: Ingest) -> None:
-    run_to_end(ingest)
-    ingest.stop()
+    run_to_end(ingest)  # and stop: the flush gives the broker's answers
 
 
 @pytest.mark.parametrize(

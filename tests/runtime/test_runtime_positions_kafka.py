@@ -11,6 +11,8 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -23,13 +25,14 @@ from streamproc.config.state import RedisStateConfig
 from streamproc.config.transport import KafkaTransportConfig, TopicsConfig
 from streamproc.model.artifact import load_artifact
 from streamproc.runtime.assembly import FrameMemory
+from streamproc.threshold import make_store
 from streamproc.transport import make_transport, topic_specs
 from streamproc.transport.wire import WireWindow, decode_message
 from streamproc.windowing import window_starts
 from tests.conftest import synthetic_clip, write_clip
 
 pytestmark = [pytest.mark.kafka, pytest.mark.redis, pytest.mark.slow]
-FRAMES = 90
+FRAMES = 300
 
 
 def ingest(cfg_file: Path, artifact: Path, log: Path) -> subprocess.Popen[bytes]:
@@ -52,39 +55,47 @@ def test_a_killed_ingest_resumes_its_file_in_the_same_session(
     cfg.state = RedisStateConfig(url=redis_url, key_prefix=f"test-{run}")
     cfg.topics = TopicsConfig.for_run("t", run)
     cfg.metrics.port = None
-    # Paced at 10 frames/s (5 windows/s: windows of 4, stride 2), so the kill lands mid-file.
-    cfg.cameras.cameras = [CameraConfig(id="file", source=str(tmp_path / "clip"), source_fps=10)]
-    cfg_file = tmp_path / "cfg.yaml"
-    cfg_file.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
+    # The first ingest is paced at 10 frames/s: the file lasts 30 s, and the test stops it
+    # as soon as a position is stored, a second or two in. The later ones are not paced
+    # (`realtime` is not part of the position's fingerprint).
+    cam = CameraConfig(id="file", source=str(tmp_path / "clip"), source_fps=10)
+    cfg.cameras.cameras = [cam]
+    paced = tmp_path / "paced.yaml"
+    paced.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
+    cfg.cameras.cameras = [cam.model_copy(update={"realtime": False})]
+    unpaced = tmp_path / "unpaced.yaml"
+    unpaced.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
     transport = make_transport(cfg.transport)
     transport.ensure_topics(topic_specs(cfg.transport, cfg.topics))
+    store = make_store(cfg.state)
     reader = transport.consumer([cfg.topics.frames], f"reader-{run}")
     got: list[WireWindow] = []
     memory = FrameMemory()  # builds the windows of wire-version-2 messages, as a worker does
-
-    def read(quiet_s: float, timeout_s: float) -> None:
-        deadline, last = time.time() + timeout_s, time.time()
-        while time.time() < deadline and time.time() - last < quiet_s:
-            records = reader.poll(100, 0.5)
-            got.extend(memory.build(decode_message(r.value), r).window for r in records)
-            if records:
-                last = time.time()
-
-    log = tmp_path / "ingest.log"
-    first = ingest(cfg_file, tiny_artifact, log)
-    deadline = time.time() + 120
-    while len(got) < 12 and time.time() < deadline:
-        read(quiet_s=0.5, timeout_s=1)
-    first.send_signal(signal.SIGKILL)
-    first.wait(10)
-    before = len(got)
-    assert 12 <= before < 44, log.read_text()[-2000:]
-
-    second = ingest(cfg_file, tiny_artifact, log)
-    assert second.wait(120) == 0, log.read_text()[-2000:]  # ends with its file
-    read(quiet_s=3, timeout_s=30)
     w = load_artifact(tiny_artifact).config.data.window
     starts = window_starts(FRAMES, w.length, w.stride)
+
+    def read_to_end() -> bool:
+        """Reads what is there; True once the reader is at the topic's end."""
+        records = reader.poll(100, 0.5)
+        got.extend(memory.build(decode_message(r.value), r).window for r in records)
+        return not records and bool(reader.assignment()) and not any(reader.lag().values())
+
+    log = tmp_path / "ingest.log"
+    first = ingest(paced, tiny_artifact, log)
+    try:
+        wait_for(lambda: (p := store.get_position("file")) is not None and p.last_seq >= 0)
+        first.send_signal(signal.SIGSTOP)  # frozen: its stored position cannot move on
+        pos = store.get_position("file")
+        first.send_signal(signal.SIGKILL)
+        first.wait(30)
+    finally:
+        first.kill()
+    assert pos is not None and not pos.finished, "the kill must land mid-file"
+    acked = pos.last_seq - w.length + 1  # the start of the last window acknowledged
+
+    second = ingest(unpaced, tiny_artifact, log)
+    assert second.wait(120) == 0, log.read_text()[-2000:]  # ends with its file
+    wait_for(read_to_end)
     assert sorted({g.seq for g in got}) == starts, log.read_text()[-2000:]
     assert len({g.stream for g in got}) == 1  # one session: no replay from frame 0
     by_seq: dict[int, WireWindow] = {}
@@ -92,15 +103,28 @@ def test_a_killed_ingest_resumes_its_file_in_the_same_session(
         kept = by_seq.setdefault(g.seq, g)
         assert np.array_equal(kept.frames, g.frames)  # a window sent twice is the same
         assert (kept.context is None) == (g.context is None)
-    # Sent again: those acknowledged after the last position write (written every second)
-    # or in flight at the kill; a replay from frame 0 would repeat all `before`.
-    resent = len(got) - len(starts)
-    assert resent <= 8 < before, f"{resent} of {before} windows sent twice"
+    # Sent twice: only windows after the stored position that the first ingest had sent
+    # too, from the one right after it on (a replay from frame 0 would repeat all).
+    twice = sorted(seq for seq, n in Counter(g.seq for g in got).items() if n > 1)
+    assert Counter(g.seq for g in got).most_common(1)[0][1] <= 2
+    after = starts[starts.index(acked) + 1 :]
+    assert twice == after[: len(twice)], f"sent twice {twice}; stored position at {acked}"
     assert "resuming session" in log.read_text()
 
-    third = ingest(cfg_file, tiny_artifact, log)
+    sent = len(got)
+    third = ingest(unpaced, tiny_artifact, log)
     assert third.wait(60) == 0
-    read(quiet_s=2, timeout_s=10)
-    assert len(got) == len(starts) + resent  # nothing sent again
+    wait_for(read_to_end)
+    assert len(got) == sent  # nothing sent again
     assert "not sending it again" in log.read_text()
     reader.close()
+    store.delete("file")
+    store.close()
+
+
+def wait_for(done: Callable[[], bool], timeout_s: float = 120.0) -> None:
+    """Poll ``done`` until it holds; the deadline only ends a hung run."""
+    deadline = time.monotonic() + timeout_s
+    while not done():
+        assert time.monotonic() < deadline, f"not done within {timeout_s:g} s"
+        time.sleep(0.1)

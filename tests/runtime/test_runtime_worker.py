@@ -24,6 +24,7 @@ from streamproc.threshold.base import CameraSettings
 from streamproc.threshold.embedded import EmbeddedStateStore
 from streamproc.threshold.errors import StateUnavailableError
 from streamproc.transport import topic_specs
+from streamproc.transport.errors import TransportError
 from streamproc.transport.memory import MemoryTransport
 from streamproc.transport.wire import WireWindow, encode_window
 
@@ -225,7 +226,8 @@ def test_a_retried_batch_dead_letters_a_bad_message_once(
     def flaky_commit(offsets=None):  # type: ignore[no-untyped-def]
         if commit_failures[0]:
             commit_failures[0] -= 1
-            raise ConnectionError("broker unreachable (test)")
+            # What KafkaTransportConsumer.commit raises when the broker is unreachable.
+            raise TransportError("offset commit failed for group 'g': broker unreachable (test)")
         return real_commit(offsets)
 
     monkeypatch.setattr(worker.consumer, "commit", flaky_commit)
@@ -234,7 +236,7 @@ def test_a_retried_batch_dead_letters_a_bad_message_once(
     while done < sent:
         try:
             done += worker.step()
-        except (StateUnavailableError, ConnectionError):
+        except (StateUnavailableError, TransportError):
             errors += 1
             assert errors <= 2
     assert errors == 2  # one store failure before the flush, one commit failure after it

@@ -30,7 +30,7 @@ from streamproc.config.state import EmbeddedStateConfig
 from streamproc.config.transport import TopicsConfig
 from streamproc.runtime.failures import REASONS
 from streamproc.runtime.worker import StreamWorker
-from streamproc.serving.client import PendingScores
+from streamproc.serving.client import PendingScores, ScoringUnavailableError
 from streamproc.serving.scorer import ScoreRequest, ScoreResult
 from streamproc.threshold.base import CameraState
 from streamproc.threshold.embedded import EmbeddedStateStore
@@ -310,7 +310,8 @@ def test_bad_message_reasons_and_camera_labels_are_bounded(tmp_path: Path) -> No
 
 
 class FlakyScorer(FakeScorer):
-    """Raises ConnectionError (transient) while ``failing(requests)`` says so."""
+    """Raises what the real scorers raise when the model service is down
+    (ScoringUnavailableError, transient) while ``failing(requests)`` says so."""
 
     def __init__(self, failing: Callable[[list[ScoreRequest]], bool]) -> None:
         super().__init__()
@@ -319,7 +320,7 @@ class FlakyScorer(FakeScorer):
     def submit(self, requests: list[ScoreRequest]) -> PendingScores:
         if self.failing(requests):
             self.calls.append([(r.camera, r.seq) for r in requests])
-            raise ConnectionError("model service unreachable (test)")
+            raise ScoringUnavailableError("model service unreachable (test)")
         return super().submit(requests)
 
 
@@ -379,7 +380,7 @@ def test_a_record_that_keeps_failing_is_dead_lettered_after_the_retries(
     (dead,) = dead_letters(transport)
     headers = dict(dead.headers)
     assert headers["reason"] == b"retries-exhausted"
-    assert headers["error_class"] == b"ConnectionError"
+    assert headers["error_class"] == b"ScoringUnavailableError"
     assert worker.stats.windows == 6
     failed = [c for c in scorer.calls if (POISON, 0) in c]
     assert [(POISON, 0)] in failed  # tried alone before it was given up

@@ -1,6 +1,7 @@
-"""The Serve app's HTTP route on a real local Ray: HttpScorer scores a batch through
-Serve's proxy (no handle, no Ray Client), the replica checks the Ray token, and the
-scores equal the in-process ones."""
+"""The Serve app's HTTP route on a real local Ray: the scorer a worker builds for
+``serving.mode: http`` (camera shards on, as by default) scores a batch through Serve's
+proxy (no handle, no Ray Client), one POST per shard that Serve routes by its header to
+one replica; the replica checks the Ray token, and the scores equal the in-process ones."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from streamproc.config import StreamprocConfig
 from streamproc.config.serving import ServingConfig
+from streamproc.pipeline import make_scorer
+from streamproc.serving.affinity import shard_of
 from streamproc.serving.client import HttpScorer, ScoringUnavailableError
 from streamproc.serving.scorer import ScoreRequest, ScoringService
 from tests.ray_head import free_ports
@@ -32,14 +36,25 @@ def test_http_route_scores_a_batch(
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("RAY_AUTH_TOKEN", token)  # the replicas inherit it, as in the chart
-    cfg = ServingConfig(app_name="test-http", num_cpus=0.5, max_batch_size=8)
+    (port,) = free_ports(1)
+    url = f"http://127.0.0.1:{port}/score"
+    cfg = ServingConfig(
+        app_name="test-http",
+        num_cpus=0.5,
+        max_batch_size=8,
+        num_replicas=2,
+        mode="http",
+        url=url,
+        route_prefix="/score",
+    )
+    assert cfg.camera_shards == ServingConfig().camera_shards == 8  # the default
     rng = np.random.default_rng(0)
     reqs = [
-        ScoreRequest(f"cam{i % 2}", i, rng.integers(0, 255, (4, 48, 64), np.uint8))
-        for i in range(5)
+        ScoreRequest(f"cam{i}", i, rng.integers(0, 255, (4, 48, 64), np.uint8)) for i in range(5)
     ]
     reqs[1].roi = [[(0.0, 0.0), (1.0, 0.0), (1.0, 1.0)]]
-    (port,) = free_ports(1)
+    shards = {shard_of(r.camera, cfg.camera_shards) for r in reqs}
+    assert len(shards) > 1  # the batch is cut into several POSTs
     try:
         ensure_ray(None, num_cpus=2)
         serve.start(http_options={"host": "127.0.0.1", "port": port})
@@ -49,15 +64,24 @@ def test_http_route_scores_a_batch(
             name=cfg.app_name,
             route_prefix=cfg.route_prefix,
         )
-        url = f"http://127.0.0.1:{port}{cfg.route_prefix}"
-        client = HttpScorer(url, timeout_s=60, token=token)
+        client = make_scorer(StreamprocConfig(serving=cfg), tiny_artifact)
+        assert isinstance(client, HttpScorer) and client.shards == cfg.camera_shards
         got = client.submit(reqs).result()
         want = ScoringService(tiny_artifact, "cpu").score(reqs)
         assert [(r.camera, r.seq) for r in got] == [(q.camera, q.seq) for q in reqs]
         np.testing.assert_allclose([r.scores for r in got], [r.scores for r in want], 1e-4)
         assert client.version() == want[0].model_version
+        # Serve routed each shard's POST by its header: every shard the batch used is on
+        # exactly one replica.
+        handle = serve.get_app_handle(cfg.app_name)
+        stats = {}
+        for _ in range(40):  # reach both replicas
+            st = handle.replica_stats.remote().result(timeout_s=60)
+            stats[st["replica"]] = st
+        taken = [shard for st in stats.values() for shard in st["shards"]]
+        assert sorted(taken) == sorted(shards), stats
         with pytest.raises(ScoringUnavailableError, match=r"HTTP 401.*RAY_AUTH_TOKEN"):
-            HttpScorer(url, timeout_s=30, token="wrong").submit(reqs).result()
+            HttpScorer(url, timeout_s=30, token="wrong", shards=8).submit(reqs).result()
     finally:
         serve.shutdown()
         ray.shutdown()

@@ -121,7 +121,9 @@ def test_overlapping_windows_reuse_preprocessed_frames_without_changing_scores(
     assert plain.cache.hits == 0
 
 
-def test_heatmaps_leave_the_model_only_for_windows_that_may_alert(tiny_artifact: Path) -> None:
+def test_heatmaps_leave_the_model_only_for_windows_that_may_alert(
+    tiny_artifact: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     svc = ScoringService(tiny_artifact, "cpu")
     art = svc.artifact
     scorer = art.scorer("cpu")
@@ -135,10 +137,13 @@ def test_heatmaps_leave_the_model_only_for_windows_that_may_alert(tiny_artifact:
     assert some.error_maps is not None
     np.testing.assert_array_equal(some.error_maps, full.error_maps[want])
     np.testing.assert_array_equal(some.frame_scores, full.frame_scores)
-    # In the service: a thumbnail for the windows over the artifact's threshold only.
+    # In the service: a thumbnail for the windows over the artifact's threshold only,
+    # with the threshold put between the windows' scores so that both cases occur.
     reqs = [ScoreRequest(f"c{i}", 0, frames(i), heatmap=True) for i in range(3)]
-    for r in svc.score(reqs):
-        assert (r.heatmap_png_b64 is not None) == (max(r.scores) >= art.threshold)
+    peaks = [max(r.scores) for r in svc.score([ScoreRequest(r.camera, 0, r.frames) for r in reqs])]
+    monkeypatch.setitem(art.stats, "threshold", sorted(peaks)[1])
+    mapped = [i for i, r in enumerate(svc.score(reqs)) if r.heatmap_png_b64 is not None]
+    assert mapped == [i for i in range(3) if peaks[i] >= art.threshold] and len(mapped) == 2
 
 
 @pytest.mark.parametrize("precision", ["bf16", "fp16"])

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import re
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -12,15 +14,17 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from streamproc.config.cameras import CameraConfig, CamerasConfig, parse_source
+from streamproc.config.cameras import CameraConfig, CamerasConfig, ReconnectConfig, parse_source
 from streamproc.errors import DataError
 from streamproc.sources.camera import (
     CameraDisconnected,
     FileCamera,
+    Frame,
     StreamCamera,
     SyntheticCamera,
     open_camera,
 )
+from streamproc.sources.runner import CameraRunner
 
 
 def ticking(start: float = 1000.0, step: float = 0.5) -> Any:
@@ -273,3 +277,72 @@ def test_stream_read_failure_raises_disconnected() -> None:
         cam.read()
     cam.close()
     assert cap.released
+
+
+class StallingCapture:
+    """An RTSP capture that delivers ``frames`` frames and then stalls, as cv2's FFmpeg
+    backend does when the camera stops sending: ``read`` blocks until the read timeout
+    the capture was opened with, then reports no frame. (FakeCapture fails at once.)"""
+
+    def __init__(self, frames: int, timeout_s: float) -> None:
+        self.left, self.timeout_s = frames, timeout_s
+        self.released = False
+        self.timed_out = 0  # reads that blocked for the whole timeout
+        self._never = threading.Event()  # no frame ever arrives once stalled
+
+    def isOpened(self) -> bool:
+        return True
+
+    def get(self, prop: int) -> float:
+        return 15.0
+
+    def read(self) -> tuple[bool, np.ndarray | None]:
+        if self.left > 0:
+            self.left -= 1
+            return True, np.full((4, 6, 3), self.left, np.uint8)
+        arrived = self._never.wait(self.timeout_s)
+        self.timed_out += not arrived
+        return False, None
+
+    def release(self) -> None:
+        self.released = True
+
+
+def test_a_stalled_stream_blocks_until_its_timeout_then_reconnects_and_stops() -> None:
+    cfg = CameraConfig(
+        id="stall",
+        source="rtsp://admin:pw@cam/x",
+        timeout_s=0.3,
+        reconnect=ReconnectConfig(initial_s=0.01, max_s=0.01),
+    )
+    sessions = [3, 2, 0]  # frames before each stall; the last session never sends one
+    caps: list[StallingCapture] = []
+
+    def connect(target: str | int, timeout_s: float) -> StallingCapture:
+        assert target == cfg.source and timeout_s == cfg.timeout_s
+        caps.append(
+            StallingCapture(sessions[len(caps)] if len(caps) < len(sessions) else 0, timeout_s)
+        )
+        return caps[-1]
+
+    camera = StreamCamera(cfg.id, cfg.source, timeout_s=cfg.timeout_s, capture_factory=connect)
+    got: list[Frame] = []
+    runner = CameraRunner(cfg, lambda _cam, frame: got.append(frame), camera=camera)
+    runner.start()
+    try:
+        deadline = time.monotonic() + 60  # ends a hung run only
+        while not (len(got) == 5 and len(caps) >= 3 and caps[2].timed_out):
+            assert not runner.ended, runner.status()  # a stalled live stream never ends
+            assert time.monotonic() < deadline, (len(got), runner.status())
+            time.sleep(0.02)
+        status = runner.status()
+        assert status.state == "reconnecting" and status.reconnects >= 2
+        assert status.last_error is not None and "within 0.3 s" in status.last_error
+        assert "pw" not in status.last_error  # the URL is redacted
+        assert [c.timed_out for c in caps[:2]] == [1, 1]  # each stall waited out its timeout
+        assert [f.index for f in got] == [0, 1, 2, 3, 4]  # frame numbers go on across drops
+    finally:
+        runner.stop()  # most likely while a read is blocked: it ends once the read gives up
+    assert runner.join(60), "the capture thread did not end after its blocked read"
+    assert runner.status().state == "stopped"
+    assert all(c.released for c in caps)

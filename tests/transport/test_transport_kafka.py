@@ -22,6 +22,7 @@ from streamproc.config.transport import (
     kafka_producer_kwargs,
 )
 from streamproc.transport import TopicSpec, topic_specs
+from streamproc.transport import kafka as kafka_mod
 from streamproc.transport.errors import TransportError
 from streamproc.transport.kafka import KafkaTransport, _new_topic, crc32c_is_native
 
@@ -132,15 +133,36 @@ def test_record_checksums_use_the_native_crc32c() -> None:
     assert crc32c_is_native()
 
 
-def test_unreachable_bootstrap_fails_fast_with_advice_and_leaks_no_threads() -> None:
-    threads = threading.active_count()
-    start = time.monotonic()
+class FakeClock:
+    """The Kafka module's ``time``: ``sleep`` advances ``monotonic`` and takes no time."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def test_unreachable_bootstrap_retries_for_connect_timeout_then_fails_with_advice(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = FakeClock()
+    monkeypatch.setattr(kafka_mod, "time", clock)
+    before = set(threading.enumerate())
     with pytest.raises(TransportError) as err:
-        KafkaTransport(KafkaTransportConfig(bootstrap_servers="127.0.0.1:1", connect_timeout_s=1))
-    assert 0.9 < time.monotonic() - start < 3
+        KafkaTransport(KafkaTransportConfig(bootstrap_servers="127.0.0.1:1", connect_timeout_s=3))
+    # Retried with backoff until the budget was spent, and not a moment past it.
+    assert len(clock.sleeps) >= 3 and clock.sleeps == sorted(clock.sleeps)
+    assert sum(clock.sleeps) == pytest.approx(3)
     assert "127.0.0.1:1" in str(err.value) and "scripts/services.sh status" in str(err.value)
-    assert "transport.bootstrap_servers" in str(err.value)
-    assert threading.active_count() == threads
+    assert "transport.bootstrap_servers" in str(err.value) and "within 3 s" in str(err.value)
+    # No client was built, so no client thread was left behind.
+    assert {t for t in threading.enumerate() if t.is_alive()} <= before
 
 
 # -- against the broker ----------------------------------------------------------------
@@ -163,13 +185,26 @@ def test_ensure_topics_creates_partitions_and_retention(
 
 @pytest.mark.kafka
 def test_losing_the_create_race_is_tolerated(
-    transport: KafkaTransport, monkeypatch: pytest.MonkeyPatch
+    transport: KafkaTransport, admin: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     name = unique("kafka")
     transport.ensure_topics([TopicSpec(name, 2)])
     # Another worker created it between our list and our create: TopicAlreadyExists.
     monkeypatch.setattr(transport._admin, "list_topics", lambda: [])
+    real_create = transport._admin.create_topics
+    answers: list[int] = []
+
+    def create(*args: Any, **kwargs: Any) -> Any:
+        result = real_create(*args, **kwargs)
+        answers.extend(t["error_code"] for t in result["topics"])
+        return result
+
+    monkeypatch.setattr(transport._admin, "create_topics", create)
     transport.ensure_topics([TopicSpec(name, 2)])
+    # The race was run (the broker said the topic exists), and the topic is the first's.
+    assert answers == [kafka.errors.TopicAlreadyExistsError.errno]
+    (topic,) = admin.describe_topics([name])
+    assert len(topic["partitions"]) == 2
 
 
 @pytest.mark.kafka
