@@ -42,6 +42,9 @@ class Dependencies:
 
     def answered(self, service: str, client: object) -> None:
         """``client`` reached ``service`` again (or never failed: then this is cheap)."""
+        self._clear(service, client, recovered=True)
+
+    def _clear(self, service: str, client: object, recovered: bool) -> None:
         with self._lock:
             clients = self._down.get(service)
             if not clients or client not in clients:
@@ -50,15 +53,16 @@ class Dependencies:
             back = not clients
             if back:
                 del self._down[service]
-                if not self._down:
+                if not self._down and recovered:
                     self._recovered_at = self._clock()
-        if back:
+        if back and recovered:
             log.warning("%s answers again after %.1f s", service, self._clock() - since)
 
     def forget(self, client: object) -> None:
-        """A closed client's last report no longer counts."""
+        """A closed client's last report no longer counts (it says nothing of the service
+        being back)."""
         for service in list(self._down):
-            self.answered(service, client)
+            self._clear(service, client, recovered=False)
 
     def unreachable_s(self, service: str) -> float:
         """How long ``service`` has been unreachable; 0 while it answers."""

@@ -171,17 +171,7 @@ class KafkaTransport:
 
     def producer(self) -> KafkaTransportProducer:
         cfg = self._cfg
-
-        def connect() -> kafka.KafkaProducer:
-            return _connect(
-                cfg,
-                "producer",
-                lambda budget_ms: kafka.KafkaProducer(
-                    **kafka_producer_kwargs(cfg), bootstrap_timeout_ms=budget_ms
-                ),
-            )
-
-        return KafkaTransportProducer(connect, cfg)
+        return KafkaTransportProducer(lambda: connect_producer(cfg), cfg)
 
     def consumer(
         self, topics: list[str], group: str, client_id: str | None = None
@@ -213,6 +203,18 @@ class KafkaTransport:
 
     def close(self) -> None:
         self._admin.close()
+
+
+def connect_producer(cfg: KafkaTransportConfig) -> kafka.KafkaProducer:
+    """A kafka-python producer, once a broker answers (``TransportError`` if none does
+    within ``connect_timeout_s``)."""
+    return _connect(
+        cfg,
+        "producer",
+        lambda budget_ms: kafka.KafkaProducer(
+            **kafka_producer_kwargs(cfg), bootstrap_timeout_ms=budget_ms
+        ),
+    )
 
 
 def _new_topic(spec: TopicSpec) -> dict[str, Any]:
