@@ -128,6 +128,16 @@ class Run:
         self.cfg.serving = self.cfg.serving.model_copy(update=update)
         self.cfg_file.write_text(yaml.safe_dump(self.cfg.model_dump(mode="json")))
 
+    def set_clients(
+        self, transport: dict[str, Any], state: dict[str, Any], worker: dict[str, Any]
+    ) -> None:
+        """Change the workers' transport, state and worker sections (before any starts):
+        e.g. client deadlines far shorter than an outage."""
+        self.cfg.transport = self.cfg.transport.model_copy(update=transport)
+        self.cfg.state = self.cfg.state.model_copy(update=state)
+        self.cfg.worker = self.cfg.worker.model_copy(update=worker)
+        self.cfg_file.write_text(yaml.safe_dump(self.cfg.model_dump(mode="json")))
+
     def use_cameras(self, cameras: list[CameraConfig], frames: dict[str, int]) -> None:
         """Judge these cameras (e.g. long video clips) instead of the run's own."""
         for c in self.cameras:
