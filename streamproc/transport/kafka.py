@@ -253,7 +253,6 @@ class KafkaTransportProducer:
         self._failures: list[str] = []  # since the last flush; a few kept, all counted
         self._failed = 0
         self._too_large = False
-        self._timed_out = False  # a delivery failed for want of a broker, not a message
         self._closed = False
 
     def _live(self) -> kafka.KafkaProducer:
@@ -308,19 +307,24 @@ class KafkaTransportProducer:
             # A fatal producer state (or a closed client) stays so: start a fresh one.
             self._drop()
             raise TransportError(f"send to {topic!r} failed: {err}") from err
+        future.add_callback(self._on_success)
         future.add_errback(self._on_failure, topic)
         if on_delivery is not None:
             future.add_callback(lambda _metadata: on_delivery(None))
             future.add_errback(on_delivery)
 
+    def _on_success(self, _metadata: object) -> None:
+        # Ingest never flushes while it runs: its deliveries say when the broker is back.
+        DEPENDENCIES.answered(KAFKA, self)
+
     def _on_failure(self, topic: str, exc: BaseException) -> None:
+        # Retriable errors that still failed in the end: the broker, not the message.
+        outage = isinstance(exc, kerr.KafkaTimeoutError) or bool(getattr(exc, "retriable", False))
+        if outage and not self._closed:
+            DEPENDENCIES.failed(KAFKA, self, f"delivery: {type(exc).__name__}: {exc}")
         with self._lock:
             self._failed += 1
             self._too_large |= isinstance(exc, kerr.MessageSizeTooLargeError)
-            # Retriable errors that still failed in the end: the broker, not the message.
-            self._timed_out |= isinstance(exc, kerr.KafkaTimeoutError) or bool(
-                getattr(exc, "retriable", False)
-            )
             if len(self._failures) < 3:
                 self._failures.append(f"{topic}: {type(exc).__name__}: {exc}")
 
@@ -338,14 +342,10 @@ class KafkaTransportProducer:
                 ) from err
         with self._lock:
             failed, failures = self._failed, self._failures
-            too_large, timed_out = self._too_large, self._timed_out
-            self._failed, self._failures, self._too_large, self._timed_out = 0, [], False, False
+            too_large = self._too_large
+            self._failed, self._failures, self._too_large = 0, [], False
         if not failed:
-            if client is not None:
-                DEPENDENCIES.answered(KAFKA, self)
             return
-        if timed_out:
-            DEPENDENCIES.failed(KAFKA, self, f"{failed} message(s) not delivered in time")
         self._drop()  # everything is settled: nothing in flight is lost
         hint = (
             " The broker refused a message as too large: the topic's max.message.bytes "
