@@ -341,8 +341,7 @@ class KafkaTransportProducer:
                     f"messages not acknowledged within {timeout_s} s: {err}"
                 ) from err
         with self._lock:
-            failed, failures = self._failed, self._failures
-            too_large = self._too_large
+            failed, failures, too_large = self._failed, self._failures, self._too_large
             self._failed, self._failures, self._too_large = 0, [], False
         if not failed:
             return
