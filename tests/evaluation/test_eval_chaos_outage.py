@@ -14,10 +14,20 @@ import pytest
 from typer.testing import CliRunner
 
 from streamproc.cli.app import app
+from streamproc.evaluation.chaos.scenarios import FULL_ONLY
+from streamproc.evaluation.chaos.suite import default_scenarios
 
-pytestmark = [pytest.mark.kafka, pytest.mark.redis, pytest.mark.slow]
+
+def test_the_two_minute_outages_run_only_in_the_full_suite() -> None:
+    short, full = default_scenarios(short=True), default_scenarios(short=False)
+    assert {"kafka-down-120s", "redis-down-120s", "both-down-120s"} == FULL_ONLY
+    assert set(full) >= FULL_ONLY and not FULL_ONLY & set(short)
+    assert {"kafka-down-long", "redis-down-long"} <= set(short)
 
 
+@pytest.mark.kafka
+@pytest.mark.redis
+@pytest.mark.slow
 def test_chaos_short_long_outages_of_the_broker_and_redis(
     tmp_path: Path, kafka_bootstrap: str, redis_url: str, tiny_artifact: Path
 ) -> None:
