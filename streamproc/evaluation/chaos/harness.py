@@ -347,8 +347,11 @@ class Run:
             t.join(10)
         self._collector.close()
         self.producer.close()
-        for cam in {c.id for c in self.cameras} | self._other_ids:
-            self.store.delete(cam)
+        try:  # best effort: a scenario that left redis down must not hide the others' rows
+            for cam in {c.id for c in self.cameras} | self._other_ids:
+                self.store.delete(cam)
+        except Exception as err:
+            self.log(f"{self.id}: could not delete its camera keys ({err})")
         self.store.close()
         self.transport.close()
         admin = None
