@@ -2,9 +2,12 @@
 
 A worker is *live* while its loop runs and, when records wait (polled, not committed),
 it committed something within ``stall_timeout_s``: a worker stuck on one batch, or
-whose loop died, is restarted by Kubernetes instead of sitting on its partitions. The
-process is *ready* once the model and the state store answered at start. Served as
-``/healthz`` and ``/readyz`` beside ``/metrics`` (``metrics.serve_metrics``).
+whose loop died, is restarted by Kubernetes instead of sitting on its partitions. Time
+while the broker or the state store is unreachable (``dependencies.py``) does not count
+as a stall: a restart would not bring them back, and the worker resumes by itself. The
+process is *ready* once the model and the state store answered at start, and while no
+dependency is unreachable. Served as ``/healthz`` and ``/readyz`` beside ``/metrics``
+(``metrics.serve_metrics``).
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from typing import Protocol
+
+from streamproc.dependencies import DEPENDENCIES, Dependencies
 
 
 class Progressing(Protocol):
@@ -25,6 +30,7 @@ class Progressing(Protocol):
 class Health:
     stall_timeout_s: float = 300.0
     ready: bool = False
+    dependencies: Dependencies = DEPENDENCIES
     _watched: list[tuple[Progressing, threading.Thread]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -50,7 +56,8 @@ class Health:
         for w, thread in watched:
             if not thread.is_alive():
                 return False, f"worker loop {thread.name} is not running"
-            age = w.progress_age()
+            # Stalled only for as long as every dependency answered.
+            age = min(w.progress_age(), self.dependencies.reachable_for())
             if w.holding and age > self.stall_timeout_s:
                 return False, (
                     f"worker {thread.name} made no progress for {age:.0f} s while records "
@@ -59,7 +66,15 @@ class Health:
         return True, "ok"
 
     def readiness(self) -> tuple[bool, str]:
-        return (True, "ok") if self.ready else (False, "starting: model or store not answered")
+        if not self.ready:
+            return False, "starting: model or store not answered"
+        down = self.dependencies.unreachable()
+        if down:
+            return False, "; ".join(
+                f"{s} unreachable for {self.dependencies.unreachable_s(s):.0f} s ({why})"
+                for s, why in sorted(down.items())
+            )
+        return True, "ok"
 
 
 HEALTH = Health()

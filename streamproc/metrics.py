@@ -6,6 +6,7 @@ process's ``/healthz`` (liveness) and ``/readyz`` (readiness) from ``streamproc.
 
 from __future__ import annotations
 
+import functools
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -18,6 +19,7 @@ from prometheus_client import (
     generate_latest,
 )
 
+from streamproc.dependencies import DEPENDENCIES, KNOWN
 from streamproc.health import HEALTH, Health
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -161,6 +163,18 @@ LAST_PROGRESS_AGE = Gauge(
     registry=REGISTRY,
 )
 LAST_PROGRESS_AGE.set_function(HEALTH.progress_age)
+
+DEPENDENCY_UNREACHABLE = Gauge(
+    "streamproc_dependency_unreachable_seconds",
+    "Seconds the dependency (kafka, redis) has been unreachable from this process; 0 while "
+    "it answers. /readyz is false meanwhile; the process retries until it answers.",
+    ["dependency"],
+    registry=REGISTRY,
+)
+for _service in KNOWN:
+    DEPENDENCY_UNREACHABLE.labels(dependency=_service).set_function(
+        functools.partial(DEPENDENCIES.unreachable_s, _service)
+    )
 
 
 def _handler(health: Health) -> type[BaseHTTPRequestHandler]:

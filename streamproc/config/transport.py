@@ -68,7 +68,8 @@ class KafkaTransportConfig(StrictModel):
         30.0,
         gt=0,
         description="How long to keep retrying (exponential backoff) an unreachable broker "
-        "when a client starts, before failing.",
+        "when a client starts, before failing. A running producer whose client had to be "
+        "replaced tries again on its next call after such a failure, however long the outage.",
     )
     request_timeout_ms: int = Field(
         30_000, ge=1_000, le=300_000, description="Timeout of one broker request."

@@ -23,9 +23,10 @@ class WorkerConfig(StrictModel):
     retry_deadline_s: float = Field(
         120,
         gt=0,
-        description="A batch still failing (model, store or broker) this long after its first "
-        "failure is split: each window is tried alone, and one that still fails is "
-        "dead-lettered (reason retries-exhausted) instead of stalling its partition.",
+        description="A batch still failing (the model, or an unknown error) this long after "
+        "its first failure is split: each window is tried alone, and one that still fails "
+        "is dead-lettered (reason retries-exhausted) instead of stalling its partition. An "
+        "outage of the broker or the state store does not count: it is retried until it ends.",
     )
     max_attempts: int = Field(
         5,

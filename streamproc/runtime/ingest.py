@@ -54,6 +54,7 @@ from streamproc.sources.camera import CameraSource, Clock, Frame, open_camera
 from streamproc.sources.runner import CameraRunner, CameraStatus
 from streamproc.threshold.base import IngestPosition
 from streamproc.transport.base import Producer
+from streamproc.transport.errors import TransportError
 from streamproc.transport.wire import WHOLE_AFTER_S, WireWindow, encode_window
 from streamproc.windowing.windows import Window, Windower
 
@@ -273,14 +274,21 @@ class Ingest:
         if any(label is not None for label in labels):
             headers.append(("labels", json.dumps(labels).encode()))
         mark = self._mark(pipe, window.seq + len(window.frames) - 1)
-        with self._send_lock, stage("produce"):
-            self.producer.send(
-                self.frames_topic,
-                value,
-                key=camera_id.encode(),
-                headers=headers,
-                on_delivery=lambda err: self._delivered(camera_id, err, mark),
-            )
+        try:
+            with self._send_lock, stage("produce"):
+                self.producer.send(
+                    self.frames_topic,
+                    value,
+                    key=camera_id.encode(),
+                    headers=headers,
+                    on_delivery=lambda err: self._delivered(camera_id, err, mark),
+                )
+        except TransportError as err:
+            # The broker is unreachable (the producer retries it on the next send) or
+            # refused this window: it is lost like an undelivered one, and the camera
+            # goes on, so an outage of any length ends with ingest sending again.
+            self._delivered(camera_id, err, mark)
+            return
         pipe.last_sent = mark[0]
         pipe.sent = (window.seq, mark[0], window.frames.shape[1:], window.segment)
         pipe.sent_at = time.monotonic()
@@ -323,6 +331,7 @@ class Ingest:
                 self.positions.acked(camera_id, *mark)
             return
         WINDOWS_DELIVERY_FAILED.labels(camera=camera_id).inc()
+        # The next message goes whole: the worker never got this one's frames.
         self._pipes[camera_id].whole_next = True
         if self._warn.due(camera_id):
             log.warning("camera %s: a window was not delivered: %s", camera_id, err)

@@ -18,7 +18,9 @@ config error, its camera's stored state does not validate) is dead-lettered on i
 and the rest of the batch goes on. A transient failure (model, store or broker
 unreachable) keeps the batch and retries it with backoff; a batch still failing after
 ``retry_deadline_s`` or ``max_attempts`` is tried record by record, and a record that
-still fails alone is dead-lettered as ``retries-exhausted``. Nothing is committed past a
+still fails alone is dead-lettered as ``retries-exhausted``. An outage of the broker or
+the state store is ridden out, however long: its failed attempts do not count, and it
+never dead-letters a record (``failures.is_outage``). Nothing is committed past a
 record that was neither applied nor dead-lettered. A crash anywhere re-delivers the
 uncommitted windows (at-least-once); already-applied frames are skipped by sequence
 number and pending outbox messages are re-sent, with the same ids.
@@ -61,6 +63,7 @@ from streamproc.runtime.failures import (
     Failure,
     failure_while_applying,
     failure_while_scoring,
+    is_outage,
     is_transient,
 )
 from streamproc.serving.client import ScorerClient
@@ -196,7 +199,11 @@ class StreamWorker:
         return n
 
     def _failed(self, batch: Batch, err: Exception) -> None:
-        """Count a failed attempt; past the deadline the batch's records go one by one."""
+        """Count a failed attempt; past the deadline the batch's records go one by one.
+        An outage's attempts are not counted, and the deadline starts again after it."""
+        if is_outage(err):
+            batch.failing_since = None
+            return
         now = time.monotonic()
         batch.attempts += 1
         if batch.failing_since is None:

@@ -24,6 +24,10 @@ Connection errors and timeouts are retried with jittered exponential backoff unt
 ``retry_deadline_s`` has passed since the first failure, at construction and in every
 call, then ``StateUnavailableError`` is raised. redis-py's own retries are switched off so
 that this deadline is the only one. Messages show the URL with its password masked.
+redis-py drops a connection that failed and its pool opens a new one on the next call, so
+after an outage of any length the next call works again; the store reports to
+``streamproc.dependencies`` while redis does not answer (``/readyz``, the
+``streamproc_dependency_unreachable_seconds`` gauge).
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from redis.exceptions import AuthenticationError, AuthorizationError, RedisError
 from redis.retry import Retry
 
 from streamproc.config.state import RedisStateConfig
+from streamproc.dependencies import DEPENDENCIES
 from streamproc.redaction import redact_url
 from streamproc.threshold.base import CameraSettings, CameraState, IngestPosition
 from streamproc.threshold.errors import CorruptStateError, StateStoreError, StateUnavailableError
@@ -55,6 +60,7 @@ WATCH_ATTEMPTS = 100
 _CONFLICT_BACKOFF_CAP_S = 0.05
 _BACKOFF_FIRST_S = 0.05
 _BACKOFF_CAP_S = 2.0
+REDIS = "redis"  # the service's name in streamproc.dependencies
 
 # Removes ids from the cameras set only if both their keys are still gone, atomically, so a
 # camera written between listing and pruning is kept. KEYS[1] = the set; KEYS[2i] and
@@ -74,6 +80,7 @@ class RedisStateStore:
 
     def __init__(self, cfg: RedisStateConfig) -> None:
         self._cfg = cfg
+        self._reporting = False  # a store that never started is no outage for /readyz
         self.url = redact_url(cfg.url)
         try:
             options: dict[str, Any] = parse_url(cfg.url)
@@ -96,6 +103,7 @@ class RedisStateStore:
         self._prune = self._client.register_script(_PRUNE)
         self.cameras_key = f"{cfg.key_prefix}:cameras"
         self._retrying("connect", self._client.ping)
+        self._reporting = True
 
     def settings_key(self, camera: str) -> str:
         return f"{self._cfg.key_prefix}:camera:{camera}:settings"
@@ -204,6 +212,7 @@ class RedisStateStore:
         self._retrying(f"delete camera {camera!r}", remove)
 
     def close(self) -> None:
+        DEPENDENCIES.forget(self)
         self._client.close()
         # The pool was passed in, so Redis.close() leaves its connections open.
         self._pool.disconnect()
@@ -214,7 +223,7 @@ class RedisStateStore:
         delay = _BACKOFF_FIRST_S
         while True:
             try:
-                return op()
+                result = op()
             except (AuthenticationError, AuthorizationError) as e:  # retrying cannot fix these
                 raise StateStoreError(
                     f"redis at {self.url} refused the credentials ({what}): {e}. Check the "
@@ -224,6 +233,8 @@ class RedisStateStore:
                 now = time.monotonic()
                 if deadline is None:
                     deadline = now + self._cfg.retry_deadline_s
+                    if self._reporting:
+                        DEPENDENCIES.failed(REDIS, self, f"{type(e).__name__}: {e}")
                 if now >= deadline:
                     raise StateUnavailableError(
                         f"cannot reach redis at {self.url} ({what}) after retrying for "
@@ -237,6 +248,10 @@ class RedisStateStore:
                 delay = min(delay * 2, _BACKOFF_CAP_S)
             except RedisError as e:
                 raise StateStoreError(f"redis at {self.url} failed to {what}: {e}") from e
+            else:
+                if self._reporting:
+                    DEPENDENCIES.answered(REDIS, self)
+                return result
 
 
 def _decode(model: type[M], raw: str | bytes | None, where: str, camera: str) -> M | None:

@@ -11,6 +11,14 @@ on broker auto-creation.
 kafka-python clients that fail to bootstrap leak their network thread, so an
 unreachable broker is first waited for with plain TCP probes (exponential backoff up to
 ``connect_timeout_s``) and a client is built only once a broker answers.
+
+Outages: a wrapper never keeps a client it closed. A producer whose client had to be
+replaced drops it and builds the next one on its next call; if the broker is still
+unreachable then, that call raises ``TransportError`` and the one after tries again, so
+an outage of any length ends with a working producer. kafka-python's consumer and admin
+clients reconnect by themselves and are closed only by ``close()``. Each wrapper reports
+to ``streamproc.dependencies`` whether the broker answers (``/readyz``, the
+``streamproc_dependency_unreachable_seconds`` gauge).
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ from streamproc.config.transport import (
     kafka_consumer_kwargs,
     kafka_producer_kwargs,
 )
+from streamproc.dependencies import DEPENDENCIES
 from streamproc.transport.base import OnDelivery, Record, TopicSpec
 from streamproc.transport.errors import TransportError
 from streamproc.transport.kafka_compat import keep_joined
@@ -48,6 +57,7 @@ _REBALANCE_ERRORS = (
     kerr.IllegalGenerationError,
     kerr.UnknownMemberIdError,
 )
+KAFKA = "kafka"  # the service's name in streamproc.dependencies
 
 
 def _hosts(servers: str) -> list[tuple[str, int]]:
@@ -161,17 +171,7 @@ class KafkaTransport:
 
     def producer(self) -> KafkaTransportProducer:
         cfg = self._cfg
-
-        def connect() -> kafka.KafkaProducer:
-            return _connect(
-                cfg,
-                "producer",
-                lambda budget_ms: kafka.KafkaProducer(
-                    **kafka_producer_kwargs(cfg), bootstrap_timeout_ms=budget_ms
-                ),
-            )
-
-        return KafkaTransportProducer(connect, cfg)
+        return KafkaTransportProducer(lambda: connect_producer(cfg), cfg)
 
     def consumer(
         self, topics: list[str], group: str, client_id: str | None = None
@@ -205,6 +205,18 @@ class KafkaTransport:
         self._admin.close()
 
 
+def connect_producer(cfg: KafkaTransportConfig) -> kafka.KafkaProducer:
+    """A kafka-python producer, once a broker answers (``TransportError`` if none does
+    within ``connect_timeout_s``)."""
+    return _connect(
+        cfg,
+        "producer",
+        lambda budget_ms: kafka.KafkaProducer(
+            **kafka_producer_kwargs(cfg), bootstrap_timeout_ms=budget_ms
+        ),
+    )
+
+
 def _new_topic(spec: TopicSpec) -> dict[str, Any]:
     configs = {} if spec.retention_ms is None else {"retention.ms": str(spec.retention_ms)}
     if spec.min_insync_replicas is not None:
@@ -223,22 +235,47 @@ class KafkaTransportProducer:
 
     kafka-python (3.0.x) treats any non-retriable delivery error of an idempotent,
     non-transactional producer as fatal: every later send fails with the same error.
-    One oversized window would silence the alerts too, so after a failed flush the
-    client is replaced by a fresh one (new producer id) and the producer stays usable.
-    That swap is why one producer belongs to one thread, like a consumer.
+    One oversized window would silence the alerts too, so after a failed flush (or a
+    send that kafka-python refused for a reason other than size or metadata) the client
+    is dropped and the next call builds a fresh one (new producer id): the producer
+    stays usable. A failed rebuild (the broker still unreachable) leaves no client, so
+    the call after it tries again; nothing ever calls a closed client. The swap is why
+    one producer belongs to one thread (or callers hold a lock), like a consumer.
     """
 
     def __init__(
         self, connect: Callable[[], kafka.KafkaProducer], cfg: KafkaTransportConfig
     ) -> None:
         self._connect = connect
-        self._client = connect()
+        self._client: kafka.KafkaProducer | None = connect()
         self._cfg = cfg
         self._lock = threading.Lock()
         self._failures: list[str] = []  # since the last flush; a few kept, all counted
         self._failed = 0
         self._too_large = False
         self._closed = False
+
+    def _live(self) -> kafka.KafkaProducer:
+        """The client, built first if the last one was dropped."""
+        if self._client is None:
+            try:
+                self._client = self._connect()
+            except TransportError as err:
+                DEPENDENCIES.failed(KAFKA, self, str(err))
+                raise
+            DEPENDENCIES.answered(KAFKA, self)
+            log.info("Kafka producer: connected a new client")
+        return self._client
+
+    def _drop(self) -> None:
+        """Close the client (its next use builds a new one). Anything still queued in it
+        fails, and is counted by ``_on_failure`` for the next flush to report."""
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                client.close(timeout=0)
+            except Exception as err:  # a broken client must not keep its replacement away
+                log.warning("Kafka producer: closing the old client failed: %s", err)
 
     def send(
         self,
@@ -250,8 +287,9 @@ class KafkaTransportProducer:
     ) -> None:
         if self._closed:
             raise TransportError("send() on a closed producer")
+        client = self._live()
         try:
-            future = self._client.send(topic, value=value, key=key, headers=headers or [])
+            future = client.send(topic, value=value, key=key, headers=headers or [])
         except kerr.MessageSizeTooLargeError as err:
             raise TransportError(
                 f"message to {topic!r} is too large: {err}. Encode windows as jpeg or raise "
@@ -259,19 +297,31 @@ class KafkaTransportProducer:
                 f"message.max.bytes"
             ) from err
         except kerr.KafkaTimeoutError as err:
+            DEPENDENCIES.failed(KAFKA, self, f"send: {err}")
             raise TransportError(
-                f"no metadata for topic {topic!r} within max_block_ms "
-                f"({self._cfg.max_block_ms}): it probably does not exist (create it with "
+                f"no metadata for topic {topic!r} (or no buffer space) within max_block_ms "
+                f"({self._cfg.max_block_ms}): it does not exist (create it with "
                 f"Transport.ensure_topics) or {self._cfg.bootstrap_servers} is unreachable"
             ) from err
         except kerr.KafkaError as err:
+            # A fatal producer state (or a closed client) stays so: start a fresh one.
+            self._drop()
             raise TransportError(f"send to {topic!r} failed: {err}") from err
+        future.add_callback(self._on_success)
         future.add_errback(self._on_failure, topic)
         if on_delivery is not None:
             future.add_callback(lambda _metadata: on_delivery(None))
             future.add_errback(on_delivery)
 
+    def _on_success(self, _metadata: object) -> None:
+        # Ingest never flushes while it runs: its deliveries say when the broker is back.
+        DEPENDENCIES.answered(KAFKA, self)
+
     def _on_failure(self, topic: str, exc: BaseException) -> None:
+        # Retriable errors that still failed in the end: the broker, not the message.
+        outage = isinstance(exc, kerr.KafkaTimeoutError) or bool(getattr(exc, "retriable", False))
+        if outage and not self._closed:
+            DEPENDENCIES.failed(KAFKA, self, f"delivery: {type(exc).__name__}: {exc}")
         with self._lock:
             self._failed += 1
             self._too_large |= isinstance(exc, kerr.MessageSizeTooLargeError)
@@ -281,17 +331,21 @@ class KafkaTransportProducer:
     def flush(self, timeout_s: float | None = None) -> None:
         if self._closed:
             raise TransportError("flush() on a closed producer")
-        try:
-            self._client.flush(timeout=timeout_s)
-        except kerr.KafkaTimeoutError as err:
-            raise TransportError(f"messages not acknowledged within {timeout_s} s: {err}") from err
+        client = self._client
+        if client is not None:  # none: nothing was sent since it was dropped
+            try:
+                client.flush(timeout=timeout_s)
+            except kerr.KafkaTimeoutError as err:
+                DEPENDENCIES.failed(KAFKA, self, f"flush: {err}")
+                raise TransportError(
+                    f"messages not acknowledged within {timeout_s} s: {err}"
+                ) from err
         with self._lock:
             failed, failures, too_large = self._failed, self._failures, self._too_large
             self._failed, self._failures, self._too_large = 0, [], False
         if not failed:
             return
-        self._client.close(timeout=0)  # everything is settled: nothing in flight is lost
-        self._client = self._connect()
+        self._drop()  # everything is settled: nothing in flight is lost
         hint = (
             " The broker refused a message as too large: the topic's max.message.bytes "
             "(or the broker's message.max.bytes) is below transport.max_request_size."
@@ -307,7 +361,10 @@ class KafkaTransportProducer:
     def close(self) -> None:
         if not self._closed:
             self._closed = True
-            self._client.close(timeout=self._cfg.request_timeout_ms / 1000)
+            DEPENDENCIES.forget(self)
+            if self._client is not None:
+                self._client.close(timeout=self._cfg.request_timeout_ms / 1000)
+                self._client = None
 
 
 class KafkaTransportConsumer:
@@ -326,7 +383,10 @@ class KafkaTransportConsumer:
         try:
             batches = self._client.poll(timeout_ms=int(timeout_s * 1000), max_records=max_records)
         except kerr.KafkaError as err:
+            DEPENDENCIES.failed(KAFKA, self, f"poll: {err}")
             raise TransportError(f"poll failed for group {self._group!r}: {err}") from err
+        if batches:
+            DEPENDENCIES.answered(KAFKA, self)
         out: list[Record] = []
         for tp, messages in batches.items():
             out.extend(_record(m) for m in messages)
@@ -353,6 +413,7 @@ class KafkaTransportConsumer:
             return
         try:
             self._client.commit(meta, timeout_ms=self._timeout_ms)
+            DEPENDENCIES.answered(KAFKA, self)
         except _REBALANCE_ERRORS as err:
             log.warning(
                 "group %r: commit lost to a rebalance (%s); the records are redelivered",
@@ -360,6 +421,7 @@ class KafkaTransportConsumer:
                 err,
             )
         except kerr.KafkaError as err:
+            DEPENDENCIES.failed(KAFKA, self, f"commit: {err}")
             raise TransportError(f"offset commit failed for group {self._group!r}: {err}") from err
 
     def assignment(self) -> set[tuple[str, int]]:
@@ -379,15 +441,18 @@ class KafkaTransportConsumer:
                 pos = self._client.position(tp, timeout_ms=self._timeout_ms)
                 if pos is not None and tp in ends:
                     lags[(tp.topic, tp.partition)] = max(0, ends[tp] - pos)
-            return lags
         except kerr.KafkaError as err:
+            DEPENDENCIES.failed(KAFKA, self, f"lag lookup: {err}")
             raise TransportError(f"lag lookup failed for group {self._group!r}: {err}") from err
+        DEPENDENCIES.answered(KAFKA, self)  # a round trip to the broker worked
+        return lags
 
     def close(self) -> None:
         # Leaves the group at once (LeaveGroup), so the others rebalance without
         # waiting out session_timeout_ms; nothing uncommitted is committed.
         if not self._closed:
             self._closed = True
+            DEPENDENCIES.forget(self)
             self._client.close(autocommit=False, timeout_ms=self._timeout_ms)
 
     def _check_open(self) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from streamproc import metrics
+from streamproc.dependencies import Dependencies
 from streamproc.health import Health
 from streamproc.serving.scorer import ScoreRequest, ScoreResult
 from tests.runtime.test_runtime_worker_failures import FakeScorer, make_worker, send
@@ -35,7 +36,7 @@ class Stub:
 
 
 def test_health_endpoints_follow_progress() -> None:
-    health = Health(stall_timeout_s=10)
+    health = Health(stall_timeout_s=10, dependencies=Dependencies())  # none down
     server = metrics.serve_metrics(0, "127.0.0.1", health)
     port = server.server_address[1]
     try:

@@ -48,12 +48,30 @@ def kill_service(name: str, sig: int) -> int:
     return pid
 
 
+def recorded_ports() -> dict[str, str]:
+    """The ports services.sh last started this instance on, as its ``STREAMPROC_*_PORT``
+    variables: with both services down, ``start`` alone would fall back to the default
+    ports (another instance's, on a shared machine)."""
+    env: dict[str, str] = {}
+    try:
+        lines = (run_dir() / "ports.env").read_text().splitlines()
+    except OSError:
+        return env
+    for line in lines:
+        key, sep, value = line.partition("=")
+        if sep and key.startswith("REC_") and value.isdigit():
+            env[f"STREAMPROC_{key.removeprefix('REC_')}"] = value
+    return env
+
+
 def start_services(timeout_s: float = 180) -> None:
-    """services.sh start: starts whichever of the two is down and waits until ready."""
+    """services.sh start: starts whichever of the two is down, on the ports they had,
+    and waits until ready."""
     subprocess.run(
         ["bash", str(SERVICES), "start"],
         check=True,
         timeout=timeout_s,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        env={**recorded_ports(), **os.environ},
     )

@@ -128,6 +128,16 @@ class Run:
         self.cfg.serving = self.cfg.serving.model_copy(update=update)
         self.cfg_file.write_text(yaml.safe_dump(self.cfg.model_dump(mode="json")))
 
+    def set_clients(
+        self, transport: dict[str, Any], state: dict[str, Any], worker: dict[str, Any]
+    ) -> None:
+        """Change the workers' transport, state and worker sections (before any starts):
+        e.g. client deadlines far shorter than an outage."""
+        self.cfg.transport = self.cfg.transport.model_copy(update=transport)
+        self.cfg.state = self.cfg.state.model_copy(update=state)
+        self.cfg.worker = self.cfg.worker.model_copy(update=worker)
+        self.cfg_file.write_text(yaml.safe_dump(self.cfg.model_dump(mode="json")))
+
     def use_cameras(self, cameras: list[CameraConfig], frames: dict[str, int]) -> None:
         """Judge these cameras (e.g. long video clips) instead of the run's own."""
         for c in self.cameras:
@@ -337,8 +347,11 @@ class Run:
             t.join(10)
         self._collector.close()
         self.producer.close()
-        for cam in {c.id for c in self.cameras} | self._other_ids:
-            self.store.delete(cam)
+        try:  # best effort: a scenario that left redis down must not hide the others' rows
+            for cam in {c.id for c in self.cameras} | self._other_ids:
+                self.store.delete(cam)
+        except Exception as err:
+            self.log(f"{self.id}: could not delete its camera keys ({err})")
         self.store.close()
         self.transport.close()
         admin = None

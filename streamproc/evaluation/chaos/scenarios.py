@@ -90,6 +90,57 @@ def service_restart(
     return run_it
 
 
+# The workers' client deadlines in the long-outage scenarios, far below the outage: the
+# broker's connect timeout and delivery timeout, redis's retry deadline and the worker's
+# retry budget all run out while it lasts, as they do in a real outage of minutes.
+OUTAGE_TRANSPORT = {
+    "connect_timeout_s": 3.0,
+    "request_timeout_ms": 5_000,
+    "delivery_timeout_ms": 6_000,
+}
+OUTAGE_STATE = {"retry_deadline_s": 2.0}
+OUTAGE_WORKER = {"max_attempts": 2, "retry_deadline_s": 5.0}
+
+
+def long_outage(
+    scenario: str, services: tuple[str, ...], down_s: float
+) -> Callable[[Run, Options], Result]:
+    """``services`` SIGKILLed a third of the way through the frames and started again
+    ``down_s`` later, with the workers' client deadlines (``OUTAGE_*``) far shorter than
+    that: the worker must ride it out, with nothing dead-lettered, lost or decided twice,
+    and its producer must have survived failed reconnects (at 9d4b37c it kept a closed
+    client and never resumed)."""
+
+    def run_it(run: Run, opt: Options) -> Result:
+        res = Result(scenario)
+        run.set_clients(OUTAGE_TRANSPORT, OUTAGE_STATE, OUTAGE_WORKER)
+        run.ingest()
+        run.start_worker()
+        run.wait_scored(run.total_frames // 3, FINISH_S)
+        fault_at = time.monotonic()
+        for service in services:
+            kill_service(service, signal.SIGKILL)
+        time.sleep(down_s)
+        start_services()
+        back_at, before = time.monotonic(), run.committed_now()
+        res.notes.append(f"{'+'.join(services)} back after {back_at - fault_at:.1f} s")
+        res = finish(run, res)
+        res.recover_s = run.recovery_s(fault_at, before, back_at)
+        reconnects = run.worker_log_count("cannot connect to bootstrap servers")
+        unavailable = run.worker_log_count("StateUnavailableError")
+        res.notes.append(
+            f"{reconnects} failed broker reconnect(s), {unavailable} redis-unavailable "
+            "failure(s) in the worker log"
+        )
+        if run.worker_log_count("already closed"):
+            res.notes.append("FAIL the worker used a closed Kafka client")
+        if sum(res.dead_lettered.values()):
+            res.notes.append("FAIL an outage dead-lettered windows")
+        return res
+
+    return run_it
+
+
 def poison(run: Run, opt: Options) -> Result:
     res = Result("poison")
     bad = poison_records(run.art.config.data.window.length)
@@ -201,6 +252,11 @@ SCENARIOS: dict[str, Callable[[Run, Options], Result]] = {
     "redis-sigterm": service_restart("redis-SIGTERM", "redis", signal.SIGTERM, 2),
     "redis-sigkill": service_restart("redis-SIGKILL", "redis", signal.SIGKILL, 2),
     "kafka-down": service_restart("kafka-down-20s", "kafka", signal.SIGKILL, 20),
+    "kafka-down-long": long_outage("kafka-down-12s-long", ("kafka",), 12),
+    "redis-down-long": long_outage("redis-down-12s-long", ("redis",), 12),
+    "kafka-down-120s": long_outage("kafka-down-120s", ("kafka",), 120),
+    "redis-down-120s": long_outage("redis-down-120s", ("redis",), 120),
+    "both-down-120s": long_outage("kafka+redis-down-120s", ("kafka", "redis"), 120),
     "serve-replica-kill": serve_replica_kill,
     "serve-replica-hang": serve_replica_hang,
     "overload": overload,
@@ -208,3 +264,5 @@ SCENARIOS: dict[str, Callable[[Run, Options], Result]] = {
     "fuzz": fuzz,
     "churn": churn,
 }
+# Run only by the full suite (or when named): minutes each.
+FULL_ONLY = frozenset({"kafka-down-120s", "redis-down-120s", "both-down-120s"})

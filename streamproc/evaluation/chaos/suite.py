@@ -14,7 +14,7 @@ from streamproc.errors import ConfigError
 from streamproc.evaluation.chaos.harness import Run
 from streamproc.evaluation.chaos.inputs import tiny_artifact, write_cameras
 from streamproc.evaluation.chaos.oracle import Result
-from streamproc.evaluation.chaos.scenarios import SCENARIOS, Options
+from streamproc.evaluation.chaos.scenarios import FULL_ONLY, SCENARIOS, Options
 from streamproc.evaluation.services import services_env
 from streamproc.model.artifact import load_artifact
 
@@ -31,7 +31,7 @@ def run_chaos(
 ) -> list[Result]:
     """``overload_s``: how long the overload scenario runs (default 60 s with ``short``,
     else 600 s)."""
-    names = scenarios or list(SCENARIOS)
+    names = scenarios or default_scenarios(short)
     unknown = [n for n in names if n not in SCENARIOS]
     if unknown:
         raise ConfigError(f"unknown scenario(s) {unknown}; valid: {', '.join(SCENARIOS)}")
@@ -62,6 +62,11 @@ def run_chaos(
         )
         results.append(res)
     return results
+
+
+def default_scenarios(short: bool) -> list[str]:
+    """Every scenario, but those of minutes (``FULL_ONLY``) only in the full run."""
+    return [n for n in SCENARIOS if not (short and n in FULL_ONLY)]
 
 
 def table(results: list[Result], short: bool) -> str:
