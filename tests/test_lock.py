@@ -5,6 +5,7 @@ machine gets what CI tested and an edited range cannot go unlocked."""
 from __future__ import annotations
 
 import re
+import sysconfig
 import tomllib
 from importlib import metadata
 from pathlib import Path
@@ -34,9 +35,12 @@ def locked() -> dict[str, str]:
 
 
 def installed() -> dict[str, str]:
+    """What the virtualenv holds: its site-packages only (``import ray`` puts Ray's own
+    vendored packages on ``sys.path``; they are part of Ray, not of the environment)."""
+    site = list(dict.fromkeys(sysconfig.get_paths()[k] for k in ("purelib", "platlib")))
     return {
         canonicalize_name(d.metadata["Name"]): d.version
-        for d in metadata.distributions()
+        for d in metadata.distributions(path=site)
         if canonicalize_name(d.metadata["Name"]) not in NOT_LOCKED
     }
 
