@@ -306,13 +306,19 @@ def replay_published(
 ) -> CameraState | None:
     """One uninterrupted pass of ``apply_scores`` over a camera's published score
     messages (the scores topic's payloads, by sequence number from 0, without gaps),
-    capture segment by capture segment as a worker applied them: what the worker should
-    have decided. None when there is no message."""
+    capture segment by capture segment as a worker applied them, each run of one model
+    version with that version (a worker judges a window with its calibration and the
+    version that scored it): what the worker should have decided. None when there is
+    no message."""
     st: CameraState | None = None
     start = 0
+
+    def run_of(m: dict) -> tuple[int, str]:
+        return m.get("segment", 0), m.get("model_version", cal.model_version)
+
     for end in range(1, len(published) + 1):
-        segment = published[start].get("segment", 0)
-        if end < len(published) and published[end].get("segment", 0) == segment:
+        segment, version = run_of(published[start])
+        if end < len(published) and run_of(published[end]) == (segment, version):
             continue
         part = published[start:end]
         window = ScoredWindow(
@@ -323,6 +329,7 @@ def replay_published(
             stream,
             segment=segment,
         )
-        st = apply_scores(st, window, settings, cal, p)
+        judged = Calibrated(cal.mean, cal.std, cal.k, version)
+        st = apply_scores(st, window, settings, judged, p)
         start = end
     return st

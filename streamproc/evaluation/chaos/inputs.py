@@ -47,9 +47,10 @@ def write_cameras(root: Path, cameras: int, frames: int) -> list[Path]:
     return folders
 
 
-def tiny_artifact(work: Path, log: Callable[[str], None] = print) -> Path:
-    """A tiny model trained for one epoch on synthetic normal footage (WORK/artifact)."""
-    out = work / "artifact"
+def tiny_artifact(work: Path, log: Callable[[str], None] = print, seed: int = 0) -> Path:
+    """A tiny model trained for one epoch on synthetic normal footage (WORK/artifact;
+    another ``seed``: WORK/artifact-SEED, another model of the same shape)."""
+    out = work / ("artifact" if seed == 0 else f"artifact-{seed}")
     try:
         load_artifact(out)
         return out
@@ -63,7 +64,8 @@ def tiny_artifact(work: Path, log: Callable[[str], None] = print) -> Path:
         for t in range(60):
             cv2.imwrite(str(d / f"{t:04d}.png"), scene.step()[0])
     log(f"training a tiny model -> {out}")
-    train(apply_overrides(StreamprocConfig(), TINY_MODEL), data, out)
+    settings = TINY_MODEL if seed == 0 else {**TINY_MODEL, "training.seed": seed}
+    train(apply_overrides(StreamprocConfig(), settings), data, out)
     return out
 
 

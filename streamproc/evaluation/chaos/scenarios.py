@@ -9,9 +9,11 @@ import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import pairwise
 
 from streamproc.evaluation.chaos.faults import kill_service, start_services
 from streamproc.evaluation.chaos.harness import Run
+from streamproc.evaluation.chaos.inputs import tiny_artifact
 from streamproc.evaluation.chaos.oracle import (
     FINISH_S,
     Result,
@@ -22,6 +24,7 @@ from streamproc.evaluation.chaos.oracle import (
 from streamproc.evaluation.chaos.overload import overload
 from streamproc.evaluation.chaos.poison import fuzz_decode, poison_records
 from streamproc.evaluation.chaos.serve import ModelService
+from streamproc.model.artifact import load_artifact
 from streamproc.runtime.killpoint import ENV, KILL_POINTS
 from streamproc.windowing.windows import window_starts
 
@@ -241,6 +244,54 @@ def serve_replica_hang(run: Run, opt: Options) -> Result:
     return res
 
 
+def model_swap(run: Run, opt: Options) -> Result:
+    """A second model promoted (a hot swap of the replicas) a third of the way through
+    paced cameras. Nothing may be lost; every frame is scored by one of the two versions,
+    each camera switching once, from the old to the new; the alerts equal one pass over
+    the published scores in which a version change ends nothing (no incident ended by
+    the swap)."""
+    res = Result("model-swap")
+    second = tiny_artifact(run.dir, run.log, seed=1)
+    old, new = run.art.version, load_artifact(second).version
+    if old == new:
+        res.notes.append("FAIL the second model has the first one's version")
+        return res
+    with ModelService(run, opt.serve_timeout_s) as svc:
+        run.start_worker()
+        run.wait_ready(1, 120)
+        run.ingest(fps=opt.serve_fps)
+        run.wait_scored(run.total_frames // 3, FINISH_S)
+        fault_at = time.monotonic()
+        live = svc.swap(second)
+        res.notes.append(f"promoted {new} over {old} in {time.monotonic() - fault_at:.1f} s")
+        if live != new:
+            res.notes.append(f"FAIL the replicas report {live} after the swap, not {new}")
+        res = finish(run, res)
+        res.notes += _versions_in_order(run, old, new)
+        start, pause = longest_pause(run, fault_at)
+        res.recover_s = start + pause - fault_at
+    return res
+
+
+def _versions_in_order(run: Run, old: str, new: str) -> list[str]:
+    """FAIL notes unless each camera's frames were scored by ``old`` up to a point and by
+    ``new`` after it, and the new version scored some frames at all."""
+    notes, switched = [], 0
+    for cam, n in run.frames.items():
+        versions = [run.seen.scores[(cam, i)]["model_version"] for i in range(n)
+                    if (cam, i) in run.seen.scores]  # fmt: skip
+        if set(versions) - {old, new}:
+            notes.append(f"FAIL {cam}: scored by {set(versions) - {old, new}}")
+        flips = sum(a != b for a, b in pairwise(versions))
+        if flips > 1 or (versions and versions[0] == new and old in versions):
+            notes.append(f"FAIL {cam}: versions go back and forth ({flips} changes)")
+        switched += new in versions
+    if not switched:
+        notes.append("FAIL no frame was scored by the promoted version")
+    notes.append(f"{switched} of {len(run.frames)} camera(s) scored by the new version")
+    return notes
+
+
 def _fault_latency(run: Run, res: Result, t0: float, t1: float) -> None:
     lat = latency_between(run, t0, t1)
     if lat is not None:
@@ -259,6 +310,7 @@ SCENARIOS: dict[str, Callable[[Run, Options], Result]] = {
     "both-down-120s": long_outage("kafka+redis-down-120s", ("kafka", "redis"), 120),
     "serve-replica-kill": serve_replica_kill,
     "serve-replica-hang": serve_replica_hang,
+    "model-swap": model_swap,
     "overload": overload,
     "poison": poison,
     "fuzz": fuzz,

@@ -61,6 +61,15 @@ class ModelService:
         shutdown()
         ray.shutdown()
 
+    def swap(self, artifact: Path) -> str:
+        """Promote ``artifact`` as ``streamproc model promote --ray-address`` does: the app
+        deployed again with it, the replicas reconfigured in place (a hot swap). Returns
+        the version the replicas then report."""
+        from streamproc.serving.launch import launch
+
+        handle = launch(self.cfg, artifact, http_port=self.port)
+        return str(handle.version.remote().result(timeout_s=120))
+
     def replica_pids(self) -> list[int]:
         title = f"ServeReplica:{self.cfg.app_name}:".encode()
         pids = []
