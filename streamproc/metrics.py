@@ -129,12 +129,21 @@ INFERENCE_LATENCY = Histogram(
     registry=REGISTRY,
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
-CAPTURE_TO_ALERT = Histogram(
+CAPTURE_TO_DECISION = Histogram(
     "streamproc_capture_to_decision_seconds",
-    "From a frame's capture time to its score being published.",
+    "From the capture of a window's newest frame to the worker's decision on it (applied "
+    "to the camera's state), whether or not scores are published.",
     ["camera"],
     registry=REGISTRY,
     buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
+)
+CAPTURE_TO_ALERT = Histogram(
+    "streamproc_capture_to_alert_seconds",
+    "From the capture of an incident's first anomalous frame to its start message being "
+    "published: detection delay (smoothing, persistence) plus the pipeline's latency.",
+    ["camera"],
+    registry=REGISTRY,
+    buckets=(0.25, 0.5, 1, 2, 5, 10, 30, 60, 120),
 )
 CONSUMER_LAG = Gauge(
     "streamproc_consumer_lag_messages",

@@ -550,6 +550,10 @@ class StreamWorker:
 
         state = self.store.transact(w.camera, fn)
         self._applied.add(w.camera)
+        if state.stream == w.stream and state.last_seq == w.seq + len(w.timestamps) - 1:
+            # Decided now (a re-read window already applied decides nothing).
+            late = max(0.0, time.time() - w.timestamps[-1])
+            metrics.CAPTURE_TO_DECISION.labels(camera=w.camera).observe(late)
         if is_retired(state, w.stream):
             # Counted here, not in fn: a store may run fn more than once.
             self.stats.skipped += 1
@@ -607,8 +611,9 @@ class StreamWorker:
             self.stats.published += 1
             if isinstance(event, AlertEvent):
                 metrics.ALERTS.labels(camera=camera, kind=event.kind).inc()
-            else:
-                metrics.CAPTURE_TO_ALERT.labels(camera=camera).observe(max(0.0, now - event.time))
+                if event.kind == "start":
+                    lag = max(0.0, now - event.start_time)
+                    metrics.CAPTURE_TO_ALERT.labels(camera=camera).observe(lag)
 
     def _clear_outbox(self, camera: str, sent: list[dict[str, Any]]) -> None:
         def fn(state: CameraState | None) -> tuple[CameraState, None]:

@@ -143,3 +143,27 @@ def test_a_stop_that_leaves_windows_for_redelivery_ends_nothing(
     assert [a for a in alerts(transport) if a["kind"] == "end"] == []
     state = worker.store.get_state("cam")
     assert state is not None and state.alert is not None
+
+
+def _count(name: str, camera: str) -> float:
+    return metrics.REGISTRY.get_sample_value(f"{name}_count", {"camera": camera}) or 0.0
+
+
+def test_capture_to_decision_and_to_alert_are_recorded_without_published_scores(
+    tmp_path: Path,
+) -> None:
+    worker, transport = make_worker(tmp_path, FakeScorer(hook=_hot))
+    # The default: no score events at all (the helper's worker publishes them).
+    worker.topics = worker.topics.model_copy(update={"publish_scores": False})
+    cam = f"lat-{time.monotonic_ns()}"
+    decided = _count("streamproc_capture_to_decision_seconds", cam)
+    alerted = _count("streamproc_capture_to_alert_seconds", cam)
+    now = time.time()
+    for i in range(4):
+        send(transport, cam, "s1", i, now)
+    send(transport, cam, "s1", 1, now)  # a re-read window: already applied, decides nothing
+    while worker.step():
+        pass
+    assert _count("streamproc_capture_to_decision_seconds", cam) == decided + 4
+    starts = [a for a in alerts(transport) if a["kind"] == "start" and a["camera"] == cam]
+    assert starts and _count("streamproc_capture_to_alert_seconds", cam) == alerted + len(starts)
