@@ -151,6 +151,14 @@ CONSUMER_LAG = Gauge(
     ["partition"],
     registry=REGISTRY,
 )
+CONSUMER_COMMITTED_LAG = Gauge(
+    "streamproc_consumer_committed_lag_messages",
+    "Frames-topic messages after the group's committed offset, per partition: Kafka's own "
+    "LAG (kafka-consumer-groups.sh). It stays above the position lag by the frames a "
+    "worker still holds for later windows (wire version 2 pins), about 2 per camera.",
+    ["partition"],
+    registry=REGISTRY,
+)
 ALERTS = Counter(
     "streamproc_alerts_total",
     "Alert lifecycle messages published.",

@@ -76,6 +76,7 @@ from streamproc.transport.wire import WireWindow, decode_message, encode_window
 
 log = logging.getLogger("streamproc.worker")
 LAG_EVERY_S = 1.0  # the lag gauge costs a broker round trip (end offsets) on Kafka
+COMMITTED_LAG_EVERY_S = 15.0  # the committed-lag gauge: a round trip per partition
 PREFETCH_WAIT_S = 0.05  # longest wait for the next batch while one is being scored
 MAX_ERRORS_KEPT = 100  # of WorkerStats.errors: a long outage must not grow it forever
 SWEEP_EVERY_S = 30.0  # how often a worker looks for cameras gone with an incident open
@@ -128,6 +129,7 @@ class StreamWorker:
         self.stats = WorkerStats()
         self._stop = threading.Event()
         self._lag_at = 0.0
+        self._committed_lag_at = 0.0
         # Polled and submitted, in poll order; the first is being finished (or retried).
         self._in_flight: deque[Batch] = deque()
         self._holding = 0  # batches polled and not yet committed
@@ -633,5 +635,9 @@ class StreamWorker:
         try:
             for (_, part), lag in self.consumer.lag().items():
                 metrics.CONSUMER_LAG.labels(partition=str(part)).set(lag)
+            if now - self._committed_lag_at >= COMMITTED_LAG_EVERY_S:
+                self._committed_lag_at = now
+                for (_, part), lag in self.consumer.committed_lag().items():
+                    metrics.CONSUMER_COMMITTED_LAG.labels(partition=str(part)).set(lag)
         except Exception:  # metrics must never stop the worker
             pass

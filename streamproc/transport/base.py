@@ -71,6 +71,11 @@ class Consumer(Protocol):
     def lag(self) -> dict[tuple[str, int], int]:
         """Messages behind the end of each owned partition (for metrics)."""
 
+    def committed_lag(self) -> dict[tuple[str, int], int]:
+        """Messages after the group's committed offset of each owned partition: what
+        Kafka's own tools (kafka-consumer-groups.sh) show as LAG. A partition the group
+        never committed is left out."""
+
     def close(self) -> None: ...
 
 

@@ -447,6 +447,29 @@ class KafkaTransportConsumer:
         DEPENDENCIES.answered(KAFKA, self)  # a round trip to the broker worked
         return lags
 
+    def committed_lag(self) -> dict[tuple[str, int], int]:
+        """End offset minus the group's committed offset, as kafka-consumer-groups.sh
+        computes LAG (one committed-offset request per owned partition: call it
+        seldom)."""
+        self._check_open()
+        owned = list(self._client.assignment())
+        if not owned:
+            return {}
+        try:
+            ends = self._client.end_offsets(owned, timeout_ms=self._timeout_ms)
+            lags: dict[tuple[str, int], int] = {}
+            for tp in owned:
+                done = self._client.committed(tp)
+                if done is not None and tp in ends:
+                    lags[(tp.topic, tp.partition)] = max(0, ends[tp] - done)
+        except kerr.KafkaError as err:
+            DEPENDENCIES.failed(KAFKA, self, f"committed-lag lookup: {err}")
+            raise TransportError(
+                f"committed-lag lookup failed for group {self._group!r}: {err}"
+            ) from err
+        DEPENDENCIES.answered(KAFKA, self)
+        return lags
+
     def close(self) -> None:
         # Leaves the group at once (LeaveGroup), so the others rebalance without
         # waiting out session_timeout_ms; nothing uncommitted is committed.

@@ -230,6 +230,16 @@ class MemoryTransport:
                 lags[tp] = plog.end - max(pos, plog.start)
             return lags
 
+    def _committed_lag(self, group: str, member_id: str) -> dict[TP, int]:
+        with self._cond:
+            member = self._member(group, member_id)
+            committed = self._groups[group].committed
+            return {
+                tp: self._logs[tp[0]][tp[1]].end - committed[tp]
+                for tp in member.positions
+                if tp in committed
+            }
+
     def _leave(self, group: str, member_id: str) -> None:
         with self._cond:
             g = self._groups.get(group)
@@ -340,6 +350,10 @@ class MemoryConsumer:
     def lag(self) -> dict[tuple[str, int], int]:
         self._check_open()
         return self._broker._lag(self._group, self._member_id)
+
+    def committed_lag(self) -> dict[tuple[str, int], int]:
+        self._check_open()
+        return self._broker._committed_lag(self._group, self._member_id)
 
     def close(self) -> None:
         # Leaving without committing: what poll returned since the last commit goes to

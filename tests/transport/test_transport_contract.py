@@ -216,6 +216,20 @@ def test_lag_counts_records_behind_the_end(transport: Transport) -> None:
     consumer.close()
 
 
+def test_committed_lag_is_kafkas_lag_behind_the_committed_offset(transport: Transport) -> None:
+    topic = new_topic(transport, partitions=1)
+    send_all(transport, topic, [(b"k", b"x")] * 5)
+    consumer = transport.consumer([topic], unique("g"))
+    got = drain(consumer, 5, commit=False)
+    assert len(got) == 5 and consumer.committed_lag() == {}  # never committed: none
+    consumer.commit({(topic, 0): 3})  # three applied, two held (as a worker's pins do)
+    assert consumer.lag() == {(topic, 0): 0}  # the position is at the end...
+    assert consumer.committed_lag() == {(topic, 0): 2}  # ...the group's commit is not
+    consumer.commit()
+    assert consumer.committed_lag() == {(topic, 0): 0}
+    consumer.close()
+
+
 def test_a_900_kb_window_fits_the_default_limit_and_2_mb_does_not(transport: Transport) -> None:
     topic = new_topic(transport, partitions=1)
     rng = np.random.default_rng(0)
