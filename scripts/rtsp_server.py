@@ -2,6 +2,7 @@
 """A small RTSP server for tests and demos: a folder of JPEG frames, looped, as H.264.
 
     /usr/bin/python3 scripts/rtsp_server.py --frames DIR [--port 8554] [--path /cam] [--fps 10]
+        [--transport any|tcp|udp] [--auth USER:PASSWORD]
 
 Serves rtsp://127.0.0.1:PORT/PATH. The frames (DIR/000.jpg, 001.jpg, ... numbered from 0
 without gaps, all of one size) play at ``--fps`` and loop forever with continuous
@@ -24,8 +25,9 @@ from pathlib import Path
 import gi
 
 gi.require_version("Gst", "1.0")
+gi.require_version("GstRtsp", "1.0")
 gi.require_version("GstRtspServer", "1.0")
-from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
+from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
 
 
 def launch_line(frames: Path, fps: int) -> str:
@@ -47,6 +49,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--port", type=int, default=8554)
     ap.add_argument("--path", default="/cam")
     ap.add_argument("--fps", type=int, default=10)
+    ap.add_argument(
+        "--transport",
+        choices=("any", "tcp", "udp"),
+        default="any",
+        help="RTP transports offered: a camera that speaks only UDP or only TCP (interleaved)",
+    )
+    ap.add_argument("--auth", metavar="USER:PASSWORD", help="require Basic authentication")
     args = ap.parse_args(argv)
     if not (args.frames / "000.jpg").is_file():
         print(
@@ -61,6 +70,22 @@ def main(argv: list[str] | None = None) -> int:
     factory = GstRtspServer.RTSPMediaFactory()
     factory.set_launch(launch_line(args.frames.resolve(), args.fps))
     factory.set_shared(True)  # every client sees the one looping stream, as from a camera
+    lower = GstRtsp.RTSPLowerTrans
+    offered = {"any": lower.UDP | lower.UDP_MCAST | lower.TCP, "tcp": lower.TCP, "udp": lower.UDP}
+    factory.set_protocols(offered[args.transport])  # a SETUP for another gets an error
+    if args.auth:
+        user, _, password = args.auth.partition(":")
+        auth = GstRtspServer.RTSPAuth()
+        token = GstRtspServer.RTSPToken()
+        token.set_string("media.factory.role", "viewer")
+        auth.add_basic(GstRtspServer.RTSPAuth.make_basic(user, password), token)
+        server.set_auth(auth)
+        permissions = GstRtspServer.RTSPPermissions()
+        role = Gst.Structure.new_empty("viewer")
+        role.set_value("media.factory.access", True)
+        role.set_value("media.factory.construct", True)
+        permissions.add_role_from_structure(role)
+        factory.set_permissions(permissions)
     server.get_mount_points().add_factory(args.path, factory)
     if server.attach(None) == 0:
         print(f"error: cannot listen on 127.0.0.1:{args.port}", file=sys.stderr)

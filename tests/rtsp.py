@@ -43,14 +43,18 @@ def free_port() -> int:
 class RtspServer:
     """``start()`` serves ``frames`` (000.jpg, ...) looped at ``fps``; ``stop()`` ends it."""
 
-    def __init__(self, frames: Path, fps: int = 10) -> None:
+    def __init__(
+        self, frames: Path, fps: int = 10, transport: str = "any", auth: str | None = None
+    ) -> None:
         self.frames, self.fps, self.port = frames, fps, free_port()
+        self.transport, self.auth = transport, auth
         self.url = f"rtsp://127.0.0.1:{self.port}/cam"
         self.proc: subprocess.Popen[str] | None = None
 
     def start(self, timeout_s: float = 20.0) -> None:
         cmd = [SYSTEM_PYTHON, str(SERVER), "--frames", str(self.frames), "--port", str(self.port)]
-        cmd += ["--fps", str(self.fps)]
+        cmd += ["--fps", str(self.fps), "--transport", self.transport]
+        cmd += ["--auth", self.auth] if self.auth else []
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
         assert self.proc.stdout is not None

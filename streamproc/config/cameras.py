@@ -141,6 +141,12 @@ class CameraDefaults(StrictModel):
     timeout_s: float = Field(
         10.0, gt=0, le=300, description="Open and read timeout of network streams, seconds."
     )
+    rtsp_transport: Literal["auto", "tcp", "udp"] = Field(
+        "auto",
+        description="RTP transport of rtsp:// cameras: 'tcp' (interleaved on the RTSP "
+        "connection: through NAT and firewalls, no packet loss), 'udp' (what many cameras "
+        "and NVRs speak by default), or 'auto': TCP, then UDP, logging which one worked.",
+    )
     reconnect: ReconnectConfig = Field(default_factory=ReconnectConfig)
     max_gap_intervals: float | None = Field(
         3.0,

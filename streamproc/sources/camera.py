@@ -25,6 +25,7 @@ from streamproc.config.cameras import CameraConfig
 from streamproc.errors import DataError, StreamprocError
 from streamproc.redaction import redact_url
 from streamproc.sources.frames import VIDEO_SUFFIXES, read_frames
+from streamproc.sources.rtsp import Transport, describe_failure, is_rtsp, open_rtsp
 
 Clock = Callable[[], float]
 
@@ -162,6 +163,13 @@ def open_capture(target: str | int, timeout_s: float) -> Any:
 
 
 UNTIMED_FRAMES = 5  # frames a stream may report position 0 before it counts as untimed
+# When a stream stalls (the server alive, no packets), OpenCV's FFmpeg read gives up at
+# its read timeout but hands out the decoder's last frame the first two times, failing
+# only at the third: measured on GStreamer's RTSP server over TCP and over UDP, stale
+# frames at 2.0 and 4.0 s and the failure at 6.0 s with a 2 s timeout (with 10 s: a dead
+# camera "up" for 30 s, scoring a stale frame every 10 s). A read that took this much of
+# the timeout is such a frame: the stream stalled.
+STALL_FRACTION = 0.9
 
 
 class StreamCamera:
@@ -187,8 +195,11 @@ class StreamCamera:
         timeout_s: float = 10.0,
         clock: Clock = time.time,
         capture_factory: CaptureFactory = open_capture,
+        rtsp_transport: Transport = "auto",
     ) -> None:
         self.camera_id, self.target, self.timeout_s = camera_id, target, timeout_s
+        self.rtsp_transport = rtsp_transport
+        self.transport: str | None = None  # the RTP transport the open connection uses
         self._clock, self._factory = clock, capture_factory
         self.fps: float | None = None
         self._cap: Any = None
@@ -204,7 +215,17 @@ class StreamCamera:
 
     def open(self) -> None:
         self.close()
-        cap = self._factory(self.target, self.timeout_s)
+        if is_rtsp(self.target):
+            assert isinstance(self.target, str)
+            cap, self.transport = open_rtsp(
+                self._factory, self.target, self.timeout_s, self.rtsp_transport, self.camera_id
+            )
+            if self.transport is None:
+                cap.release()
+                why = describe_failure(self.target, self.timeout_s, self.rtsp_transport)
+                raise CameraDisconnected(f"camera {self.camera_id}: {why}")
+        else:
+            cap = self._factory(self.target, self.timeout_s)
         if not cap.isOpened():
             cap.release()
             hint = (
@@ -222,11 +243,19 @@ class StreamCamera:
     def read(self) -> Frame | None:
         if self._cap is None:
             raise CameraDisconnected(f"camera {self.camera_id}: {self.where} is not open")
+        started = time.monotonic()
         ok, image = self._cap.read()
         if not ok or image is None:
             raise CameraDisconnected(
                 f"camera {self.camera_id}: no frame from {self.where} within {self.timeout_s:g} s "
                 "(stream ended or connection lost)"
+            )
+        waited = time.monotonic() - started
+        if waited >= STALL_FRACTION * self.timeout_s:
+            # Not scored: a stalled stream's stale frame, handed out as the read timed out.
+            raise CameraDisconnected(
+                f"camera {self.camera_id}: {self.where} stalled (a frame took {waited:.1f} s, "
+                f"the read timeout is {self.timeout_s:g} s); reconnecting"
             )
         now = self._clock()
         frame = Frame(image, now, self._index, self._pts(now))
@@ -434,4 +463,6 @@ def open_camera(cfg: CameraConfig, clock: Clock = time.time) -> CameraSource:
             cfg.id, Path(spec.target), source_fps=cfg.source_fps, loop=cfg.loop, clock=clock
         )
     target: str | int = spec.device if spec.device is not None else spec.target
-    return StreamCamera(cfg.id, target, timeout_s=cfg.timeout_s, clock=clock)
+    return StreamCamera(
+        cfg.id, target, timeout_s=cfg.timeout_s, clock=clock, rtsp_transport=cfg.rtsp_transport
+    )
