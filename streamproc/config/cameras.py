@@ -167,8 +167,9 @@ class CameraDefaults(StrictModel):
             "A picture break: the mean absolute difference (gray levels, 0-255) between "
             "thumbnails (4x4 pixel means) of consecutive kept frames above which the footage is "
             "taken to have jumped (a remote stream looping or seeking), a new segment like "
-            "any break. UCSD Ped2 at 10 fps: 0.4-1.9 between consecutive frames, 3.2-8.9 "
-            "across a clip's wrap. None = off."
+            "any break. Live streams only (files and folders flag their own loops). UCSD "
+            "Ped2 at 10 fps: 0.4-1.9 between consecutive frames, 3.2-8.9 across a clip's "
+            "wrap. None = off."
         ),
     )
 

@@ -160,7 +160,10 @@ class CameraRunner:
         self._last_error: str | None = None
         self._last_consumer_log = -math.inf
         self._handed_before = False  # an earlier connection handed frames on
-        self._breaks = BreakDetector(None, cfg.cut_level)  # max gap set once fps is known
+        # Cuts only in live streams: a file's or folder's loop is flagged by the source
+        # itself, and a sudden anomaly in footage must not be taken for a jump in it.
+        cut_level = cfg.cut_level if self.camera.live else None
+        self._breaks = BreakDetector(None, cut_level)  # max gap set once fps is known
         self._threads: list[threading.Thread] = []
         self._m_up = CAMERA_UP.labels(camera=cfg.id)
         self._m_in = FRAMES_IN.labels(camera=cfg.id)

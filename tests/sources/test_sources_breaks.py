@@ -134,3 +134,22 @@ def test_a_stream_is_timed_by_its_own_clock_so_a_burst_on_connect_is_not_skipped
     # would be, and the next kept frame would lie seconds of footage later).
     assert sink.indices[:6] == [0, 2, 3, 4, 5, 6]
     assert [f.discontinuity for f in sink.frames[:6]] == [None] * 6
+
+
+def test_a_file_is_never_cut_a_sudden_change_in_footage_is_no_jump(tmp_path: Path) -> None:
+    """Files and folders flag their own loops; a sudden anomaly in recorded footage (the
+    cut level's kind of jump) stays in its segment, as the offline evaluation sees it."""
+    folder = tmp_path / "clip"
+    folder.mkdir()
+    for i in range(12):
+        shade = 40 if i < 6 else 200  # a jump far above cut_level half-way
+        cv2.imwrite(str(folder / f"{i:03d}.png"), np.full((48, 64), shade, np.uint8))
+    sink = Sink()
+    camera = FileCamera("brk-file", folder, source_fps=10.0)
+    runner = CameraRunner(cfg("brk-file", realtime=False), sink, camera=camera, queue_size=64)
+    run(runner)
+    assert len(sink.frames) == 12 and [f.discontinuity for f in sink.frames] == [None] * 12
+    # The same jump in a live stream is a cut.
+    live = [Frame(np.full((48, 64), 40 if i < 6 else 200, np.uint8), 0.0, i, i / 10)
+            for i in range(12)]  # fmt: skip
+    assert marks(live, "brk-live")[6] == "cut"
