@@ -430,27 +430,20 @@ class KafkaTransportConsumer:
 
     def lag(self) -> dict[tuple[str, int], int]:
         """End offset minus position; a partition whose position is unknown is left out."""
-        self._check_open()
-        owned = list(self._client.assignment())
-        if not owned:
-            return {}
-        try:
-            ends = self._client.end_offsets(owned, timeout_ms=self._timeout_ms)
-            lags: dict[tuple[str, int], int] = {}
-            for tp in owned:
-                pos = self._client.position(tp, timeout_ms=self._timeout_ms)
-                if pos is not None and tp in ends:
-                    lags[(tp.topic, tp.partition)] = max(0, ends[tp] - pos)
-        except kerr.KafkaError as err:
-            DEPENDENCIES.failed(KAFKA, self, f"lag lookup: {err}")
-            raise TransportError(f"lag lookup failed for group {self._group!r}: {err}") from err
-        DEPENDENCIES.answered(KAFKA, self)  # a round trip to the broker worked
-        return lags
+        return self._behind(
+            "lag", lambda tp: self._client.position(tp, timeout_ms=self._timeout_ms)
+        )
 
     def committed_lag(self) -> dict[tuple[str, int], int]:
         """End offset minus the group's committed offset, as kafka-consumer-groups.sh
         computes LAG (one committed-offset request per owned partition: call it
         seldom)."""
+        return self._behind("committed-lag", self._client.committed)
+
+    def _behind(
+        self, what: str, offset_of: Callable[[TopicPartition], int | None]
+    ) -> dict[tuple[str, int], int]:
+        """Per owned partition, its end offset minus ``offset_of`` it (left out if None)."""
         self._check_open()
         owned = list(self._client.assignment())
         if not owned:
@@ -459,15 +452,13 @@ class KafkaTransportConsumer:
             ends = self._client.end_offsets(owned, timeout_ms=self._timeout_ms)
             lags: dict[tuple[str, int], int] = {}
             for tp in owned:
-                done = self._client.committed(tp)
-                if done is not None and tp in ends:
-                    lags[(tp.topic, tp.partition)] = max(0, ends[tp] - done)
+                offset = offset_of(tp)
+                if offset is not None and tp in ends:
+                    lags[(tp.topic, tp.partition)] = max(0, ends[tp] - offset)
         except kerr.KafkaError as err:
-            DEPENDENCIES.failed(KAFKA, self, f"committed-lag lookup: {err}")
-            raise TransportError(
-                f"committed-lag lookup failed for group {self._group!r}: {err}"
-            ) from err
-        DEPENDENCIES.answered(KAFKA, self)
+            DEPENDENCIES.failed(KAFKA, self, f"{what} lookup: {err}")
+            raise TransportError(f"{what} lookup failed for group {self._group!r}: {err}") from err
+        DEPENDENCIES.answered(KAFKA, self)  # a round trip to the broker worked
         return lags
 
     def close(self) -> None:
