@@ -35,49 +35,47 @@ die() { log "ERROR: $*"; exit 1; }
 # --------------------------------------------------------------------- redis
 redis_version() { redis-server --version | sed -n 's/.* v=\([^ ]*\).*/\1/p'; }
 
-install_redis() {
-    if command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1; then
-        log "redis-server already installed: $(command -v redis-server) ($(redis_version))"
-        return 0
-    fi
-    command -v apt-get >/dev/null 2>&1 || die "redis-server is not on PATH and apt-get is not available; install redis-server yourself"
+# apt_install WHAT PACKAGE...: apt-get install, as root or through sudo, trying the
+# current package lists first and refreshing them only if that fails. A temporary
+# policy-rc.d (only where the machine has none) keeps packages' init scripts from
+# starting system services (a system-wide redis on 6379 would collide with ours).
+apt_install() {
+    local what=$1
+    shift
+    command -v apt-get >/dev/null 2>&1 || die "$what is missing and apt-get is not available; install: $*"
     local sudo=""
     if [ "$(id -u)" -ne 0 ]; then
-        command -v sudo >/dev/null 2>&1 || die "need root (or sudo) to apt-get install redis-server"
+        command -v sudo >/dev/null 2>&1 || die "need root (or sudo) to apt-get install $*"
         sudo="sudo"
     fi
-    export DEBIAN_FRONTEND=noninteractive
-
-    # Keep the package's init script from starting a system-wide redis on
-    # 6379 (it would collide with ours): a temporary policy-rc.d that denies
-    # service starts, only if the machine does not already have one.
     local made_policy=0
     if [ ! -e /usr/sbin/policy-rc.d ]; then
         $sudo sh -c 'printf "#!/bin/sh\nexit 101\n" > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d'
         made_policy=1
     fi
-
     local ok=0
-    # apt-get update only when needed: try with the current package lists
-    # first, refresh them and retry if the package cannot be found/fetched.
     if [ -n "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v -e '^lock$' -e '^partial$' || true)" ]; then
-        log "installing redis-server with apt-get (current package lists)"
-        if $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends redis-server >&2; then
-            ok=1
-        fi
+        log "installing $what with apt-get (current package lists): $*"
+        $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >&2 && ok=1
     fi
     if [ "$ok" -eq 0 ]; then
         log "running apt-get update"
         $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q >&2
-        log "installing redis-server with apt-get"
-        if $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends redis-server >&2; then
-            ok=1
-        fi
+        log "installing $what with apt-get: $*"
+        $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >&2 && ok=1
     fi
     if [ "$made_policy" -eq 1 ]; then
         $sudo rm -f /usr/sbin/policy-rc.d
     fi
-    [ "$ok" -eq 1 ] || die "apt-get install redis-server failed"
+    [ "$ok" -eq 1 ] || die "apt-get install $* failed"
+}
+
+install_redis() {
+    if command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1; then
+        log "redis-server already installed: $(command -v redis-server) ($(redis_version))"
+        return 0
+    fi
+    apt_install redis-server redis-server
     command -v redis-server >/dev/null 2>&1 || die "redis-server still not on PATH after installing"
     log "installed redis-server $(redis_version)"
 }
@@ -94,20 +92,8 @@ install_rtsp() {
         log "GStreamer RTSP server already installed for /usr/bin/python3"
         return 0
     fi
-    command -v apt-get >/dev/null 2>&1 || die "GStreamer's RTSP server is missing and apt-get is not available; install: $RTSP_PACKAGES"
-    local sudo=""
-    if [ "$(id -u)" -ne 0 ]; then
-        command -v sudo >/dev/null 2>&1 || die "need root (or sudo) to apt-get install $RTSP_PACKAGES"
-        sudo="sudo"
-    fi
     # shellcheck disable=SC2086  # the package list is meant to split
-    if ! $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $RTSP_PACKAGES >&2; then
-        log "running apt-get update"
-        $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q >&2
-        # shellcheck disable=SC2086
-        $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $RTSP_PACKAGES >&2 \
-            || die "apt-get install $RTSP_PACKAGES failed"
-    fi
+    apt_install "GStreamer's RTSP server" $RTSP_PACKAGES
     /usr/bin/python3 -c "$RTSP_PROBE" >/dev/null 2>&1 || die "GStreamer's RTSP server still not usable from /usr/bin/python3 after installing $RTSP_PACKAGES"
     log "installed GStreamer's RTSP server ($RTSP_PACKAGES)"
 }
