@@ -435,12 +435,11 @@ def synthetic(
     """Cases the shared scenes lack, built from the scene's own footage: a person pasted
     standing still where nobody walks (must alert) and a walker scaled up to a quarter of
     the frame (must not). Judged by the streaming protocol with the worker's decisions."""
-    from streamproc.evaluation.synthetic_cases import build_cases, judge
+    from streamproc.evaluation.synthetic_cases import base_clips, build_cases, judge
     from streamproc.model.artifact import load_artifact
 
     art = load_artifact(artifact)
-    training = art.metadata.get("training", {})
-    bases = base or training.get("calibration_clips") or training.get("clips", [])[:2]
+    bases = base or base_clips(art)
     if not bases:
         raise ConfigError("the artifact records no training clips; name them with --base")
     cases = build_cases(data, bases, work, art.config.evaluation.fps)

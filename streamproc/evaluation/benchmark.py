@@ -190,10 +190,9 @@ def synthetic_row(
 ) -> dict[str, Any] | None:
     """The synthetic cases over the footage ``art`` held out for calibration (or, without
     a hold-out, its first two training clips): a loiterer must alert, a close walker not."""
-    from streamproc.evaluation.synthetic_cases import build_cases, judge
+    from streamproc.evaluation.synthetic_cases import base_clips, build_cases, judge
 
-    training = art.metadata.get("training", {})
-    bases = training.get("calibration_clips") or training.get("clips", [])[:2]
+    bases = base_clips(art)
     if not bases:
         log(f"{data.name}: no training clips recorded in the artifact; no synthetic cases")
         return None

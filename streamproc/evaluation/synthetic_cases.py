@@ -276,6 +276,13 @@ def verdicts(
     return {"cases": rows, **by_kind}
 
 
+def base_clips(art: Any) -> list[str]:
+    """The footage to paste into: the training clips ``art`` (an Artifact) held out for
+    calibration, else its first two training clips; empty when it records none."""
+    training = art.metadata.get("training", {})
+    return list(training.get("calibration_clips") or training.get("clips", [])[:2])
+
+
 def judge(art: Any, data: Path, cases: dict[str, Case], batch: int = 16) -> dict[str, Any]:
     """Score the cases with ``art`` (an Artifact) and replay each as a camera through the
     worker's decisions (the streaming protocol); the verdict of each case."""

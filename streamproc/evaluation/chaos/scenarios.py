@@ -76,21 +76,28 @@ def service_restart(
     it is back (not a batch already past it when it failed)."""
 
     def run_it(run: Run, opt: Options) -> Result:
-        res = Result(scenario)
-        run.ingest()
-        run.start_worker()
-        run.wait_scored(run.total_frames // 3, FINISH_S)
-        fault_at = time.monotonic()
-        kill_service(service, sig)
-        time.sleep(down_s)
-        start_services()
-        back_at, before = time.monotonic(), run.committed_now()
-        res.notes.append(f"{service} back after {back_at - fault_at:.1f} s")
-        res = finish(run, res)
-        res.recover_s = run.recovery_s(fault_at, before, back_at)
-        return res
+        return _outage(run, Result(scenario), (service,), sig, down_s)
 
     return run_it
+
+
+def _outage(run: Run, res: Result, services: tuple[str, ...], sig: int, down_s: float) -> Result:
+    """Cameras in, a worker on; ``services`` killed with ``sig`` a third of the way
+    through, started again ``down_s`` later; judged, with the recovery timed to the first
+    commit once they are back (not a batch already past it when they failed)."""
+    run.ingest()
+    run.start_worker()
+    run.wait_scored(run.total_frames // 3, FINISH_S)
+    fault_at = time.monotonic()
+    for service in services:
+        kill_service(service, sig)
+    time.sleep(down_s)
+    start_services()
+    back_at, before = time.monotonic(), run.committed_now()
+    res.notes.append(f"{'+'.join(services)} back after {back_at - fault_at:.1f} s")
+    res = finish(run, res)
+    res.recover_s = run.recovery_s(fault_at, before, back_at)
+    return res
 
 
 # The workers' client deadlines in the long-outage scenarios, far below the outage: the
@@ -115,20 +122,8 @@ def long_outage(
     client and never resumed)."""
 
     def run_it(run: Run, opt: Options) -> Result:
-        res = Result(scenario)
         run.set_clients(OUTAGE_TRANSPORT, OUTAGE_STATE, OUTAGE_WORKER)
-        run.ingest()
-        run.start_worker()
-        run.wait_scored(run.total_frames // 3, FINISH_S)
-        fault_at = time.monotonic()
-        for service in services:
-            kill_service(service, signal.SIGKILL)
-        time.sleep(down_s)
-        start_services()
-        back_at, before = time.monotonic(), run.committed_now()
-        res.notes.append(f"{'+'.join(services)} back after {back_at - fault_at:.1f} s")
-        res = finish(run, res)
-        res.recover_s = run.recovery_s(fault_at, before, back_at)
+        res = _outage(run, Result(scenario), services, signal.SIGKILL, down_s)
         reconnects = run.worker_log_count("cannot connect to bootstrap servers")
         unavailable = run.worker_log_count("StateUnavailableError")
         res.notes.append(
